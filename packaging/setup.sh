@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs hoso's build dependencies from Debian (when missing), then configures and
+# builds into build/. Idempotent and non-interactive; safe to run again.
+#   HOSO_SANITIZE=ON   build with ASan+UBSan into $HOSO_BUILD_DIR (default build/)
+#   HOSO_SKIP_APT=1    never call apt-get (e.g. no root)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+pkgs=(build-essential cmake pkg-config libsqlite3-dev libsodium-dev libboost-dev catch2
+      nlohmann-json3-dev libzstd-dev libssl-dev libcli11-dev ccache)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})) && [[ ${HOSO_SKIP_APT:-0} != 1 ]]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build_dir=${HOSO_BUILD_DIR:-build}
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${HOSO_BUILD_TYPE:-RelWithDebInfo}" \
+  -DHOSO_SANITIZE="${HOSO_SANITIZE:-OFF}" "${launcher[@]}" >/dev/null
+cmake --build "$build_dir" -j"${HOSO_JOBS:-2}"
