@@ -56,12 +56,12 @@ std::optional<int> parse_clock(std::string_view s, bool allow_seconds, bool allo
   return h * 3600 + m * 60 + sec;
 }
 
-// "+HH:MM" / "-HH:MM" to minutes east of UTC; `max_hours` bounds the size.
-std::optional<int> parse_offset(std::string_view s, int max_hours) {
+// "+HH:MM" / "-HH:MM" to minutes east of UTC, at most `max_minutes` away.
+std::optional<int> parse_offset(std::string_view s, int max_minutes) {
   int h = 0, m = 0;
   if (s.size() != 6 || (s[0] != '+' && s[0] != '-')) return std::nullopt;
   if (!digits(s, 1, 2, h) || s[3] != ':' || !digits(s, 4, 2, m)) return std::nullopt;
-  if (m > 59 || h * 60 + m > max_hours * 60) return std::nullopt;
+  if (m > 59 || h * 60 + m > max_minutes) return std::nullopt;
   return (s[0] == '-' ? -1 : 1) * (h * 60 + m);
 }
 
@@ -164,7 +164,7 @@ Result<int64_t> parse_iso8601(const std::string& s) {
   int offset = 0;
   const std::string_view zone = std::string_view(s).substr(pos);
   if (zone != "Z") {
-    const auto o = parse_offset(zone, 23);
+    const auto o = parse_offset(zone, 23 * 60 + 59);
     if (!o) return bad();
     offset = *o;
   }
@@ -235,7 +235,7 @@ Result<Calendar> parse_calendar_unchecked(const nlohmann::json& d) {
   auto off = o->req_string("utc_offset");
   if (!off) return off.error();
   // Real offsets span -12:00..+14:00; anything beyond is a typo.
-  const auto offset = parse_offset(*off, 14);
+  const auto offset = parse_offset(*off, 14 * 60);
   if (!offset) {
     return error_at("utc_offset",
                     "expected \"+HH:MM\" or \"-HH:MM\" within 14:00 of UTC, got " + quote(*off));

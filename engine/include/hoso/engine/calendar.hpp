@@ -142,7 +142,7 @@ class WorkCalendar {
   // at the start of an interval when the budget runs out exactly there.
   // Guarantees: working_seconds_between(from, add_working_seconds(from, s))
   // == s, and add_working_seconds(from, working_seconds_between(from, to))
-  // == to whenever from <= to and `to` lies inside an interval or at its end
+  // == to whenever from < to and `to` lies inside an interval or at its end
   // (a suspended clock restarted at once gives back the same due time).
   // not_found when the walk reaches a year without a calendar.
   Result<int64_t> add_working_seconds(int64_t from, int64_t secs) const;
