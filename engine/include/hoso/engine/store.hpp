@@ -1,0 +1,128 @@
+// A store: the signed log (the only truth) and its projections, in one SQLite
+// file. A commune laptop's store has a device identity (its certificate and
+// its encrypted key); a server's store has none. Every write is one
+// transaction that appends to the log and updates the projections together;
+// `verify` rebuilds the projections from the log and compares.
+//
+// Concurrency: WAL; readers never block; a second writer waits up to 10 s for
+// the first, then fails with Errc::busy. Durability: synchronous=FULL, so an
+// action reported done survives a power cut.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hoso/engine/ledger.hpp"
+#include "hoso/engine/sqlite.hpp"
+
+namespace hoso::engine {
+
+inline constexpr int32_t kApplicationId = 0x484f534f;  // "HOSO"
+inline constexpr int kSchemaVersion = 1;
+
+struct AttachmentFile {
+  std::string name;
+  std::string data;
+};
+
+struct ReceiveRequest {
+  std::string procedure;
+  std::string applicant;
+  std::map<std::string, std::string> fields;
+  std::vector<AttachmentFile> attachments;
+};
+
+struct ActRequest {
+  std::string dossier, action, note;
+  std::map<std::string, std::string> fields;
+  std::vector<AttachmentFile> attachments;
+  std::optional<std::string> until, keep;
+};
+
+// What happened to one item offered to the store.
+enum class Outcome { applied, duplicate, quarantined };
+struct IngestResult {
+  Outcome outcome = Outcome::applied;
+  std::string id, reason;  // reason: why quarantined
+};
+
+struct ListFilter {
+  std::optional<std::string> status;
+  bool overdue = false;
+  std::optional<std::string> holder;      // --mine: the officer's unit
+  std::vector<std::string> roles;         // --mine: the officer's roles
+};
+
+struct VerifyReport {
+  int64_t checked = 0;
+  std::vector<std::string> errors, warnings;
+  bool ok() const { return errors.empty(); }
+};
+
+class Store {
+ public:
+  // Creates a laptop store. Errc::unauthorized if the device certificate does
+  // not chain to root; Errc::invalid_argument if the key is not the
+  // certificate's; Errc::conflict if the file exists.
+  static Result<Store> create_device(const std::string& path, const crypto::PublicKey& root,
+                                     const crypto::SignedItem& device_cert, const std::string& device_key_file,
+                                     const std::string& server);
+  // Creates (or opens) a server store.
+  static Result<Store> open_server(const std::string& path, const crypto::PublicKey& root);
+  static Result<Store> open(const std::string& path, bool write = true);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  const Registry& registry() const;
+  bool is_device() const;
+  std::string device_cert_id() const;
+  std::string meta(const std::string& key) const;
+
+  // Root-signed items and events (the USB path and the sync server): each is
+  // checked in full and applied, or quarantined with its reason if correctly
+  // signed but not allowed; anything else is refused and nothing of the call
+  // is applied (one transaction).
+  Result<std::vector<IngestResult>> ingest(const std::vector<crypto::SignedItem>& items, int64_t arrived_at);
+  Status add_attachment(const std::string& data, const std::string& expected_hash);
+
+  // Local actions: checked completely before anything is signed.
+  Result<DossierState> receive(const crypto::SigningKey& officer, const crypto::SigningKey& device,
+                               const ReceiveRequest& req, int64_t now);
+  Result<DossierState> act(const crypto::SigningKey& officer, const crypto::SigningKey& device, const ActRequest& req,
+                           int64_t now);
+
+  Result<DossierState> dossier(const std::string& code) const;
+  Result<DossierEvents> events_of(const std::string& code) const;
+  // Summaries from the projection (code, procedure, unit, holder, step,
+  // status, applicant, received_at, due_at, timeliness filled in).
+  Result<std::vector<DossierState>> list(const ListFilter& f, int64_t now) const;
+  // The device's encrypted key file, as given to create_device.
+  Result<std::string> device_key_file() const;
+  // Attachments by hash.
+  Result<std::string> attachment(const std::string& hash) const;
+  // Quarantined events with their reasons.
+  Result<std::vector<std::pair<std::string, std::string>>> quarantine() const;
+
+  VerifyReport verify() const;
+  // report --json (SPEC §4); from/to are unix seconds, inclusive range.
+  Result<nlohmann::json> report(std::optional<int64_t> from, std::optional<int64_t> to, int64_t now) const;
+  // A self-contained bundle (PROTOCOL §10).
+  Result<std::string> export_bundle(const std::string& code) const;
+
+  struct Impl;  // defined in store.cpp
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Verifies a bundle offline with nothing but the root key.
+VerifyReport verify_bundle(const std::string& bundle, const crypto::PublicKey& root);
+
+}  // namespace hoso::engine

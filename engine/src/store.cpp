@@ -1,0 +1,922 @@
+#include "hoso/engine/store.hpp"
+
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "hoso/crypto/canonical.hpp"
+#include "hoso/crypto/file.hpp"
+
+namespace hoso::engine {
+
+using crypto::make_error;
+using nlohmann::json;
+using sql::Db;
+using sql::Stmt;
+using sql::Tx;
+
+namespace {
+
+// Each migration moves the schema from version i to i+1; never edit one that
+// has shipped, add the next.
+const char* const kMigrations[] = {
+    R"SQL(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE items(id TEXT PRIMARY KEY, type TEXT NOT NULL, bytes BLOB NOT NULL, added_at INTEGER NOT NULL);
+CREATE TABLE events(
+  hash TEXT PRIMARY KEY, dossier TEXT NOT NULL, prev TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL,
+  actor TEXT NOT NULL, action TEXT NOT NULL, step TEXT NOT NULL, at INTEGER NOT NULL,
+  arrived_at INTEGER NOT NULL, quarantine TEXT, bytes BLOB NOT NULL, UNIQUE(device, seq));
+CREATE INDEX events_by_dossier ON events(dossier);
+CREATE TABLE devices(device TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE attachments(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE dossiers(
+  code TEXT PRIMARY KEY, unit TEXT NOT NULL, holder TEXT NOT NULL, procedure TEXT NOT NULL, version INTEGER NOT NULL,
+  step TEXT NOT NULL, status TEXT NOT NULL, applicant TEXT NOT NULL, opened_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL, due_at INTEGER, finished_at INTEGER, timeliness TEXT, state TEXT NOT NULL);
+CREATE INDEX dossiers_by_status ON dossiers(status, due_at);
+CREATE INDEX dossiers_by_due ON dossiers(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX dossiers_by_holder ON dossiers(holder, step);
+CREATE INDEX dossiers_by_opened ON dossiers(opened_at);
+)SQL",
+};
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kSchemaVersion, "one migration per schema version");
+
+Result<int64_t> pragma_int(const Db& db, const char* name) {
+  auto st = Stmt::prepare(db, std::string("PRAGMA ") + name);
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->i64(0) : 0;
+}
+
+Status configure(Db& db) {
+  auto mode = Stmt::prepare(db, "PRAGMA journal_mode=WAL");
+  if (!mode) return mode.error();
+  auto r = mode->step();
+  if (!r) return r.error();
+  return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+}
+
+// Stamps a new file or migrates an old one, inside one transaction.
+Status migrate(Db& db, const std::string& path) {
+  auto app = pragma_int(db, "application_id");
+  if (!app) return app.error();
+  auto ver = pragma_int(db, "user_version");
+  if (!ver) return ver.error();
+  if (*app != 0 && *app != kApplicationId) return make_error(Errc::bad_format, path + " is not a hoso store");
+  if (*app == 0 && *ver != 0) return make_error(Errc::bad_format, path + " is not a hoso store");
+  if (*app == 0) {
+    auto tables = Stmt::prepare(db, "SELECT count(*) FROM sqlite_master");
+    if (!tables) return tables.error();
+    auto row = tables->step();
+    if (!row) return row.error();
+    if (tables->i64(0) != 0) return make_error(Errc::bad_format, path + " is an SQLite database but not a hoso store");
+  }
+  if (*ver > kSchemaVersion)
+    return make_error(Errc::bad_format, path + " was made by a newer hoso (schema " + std::to_string(*ver) + ")");
+  if (*ver == kSchemaVersion) return {};
+  auto tx = Tx::begin(db);
+  if (!tx) return tx.error();
+  for (int64_t v = *ver; v < kSchemaVersion; ++v) {
+    Status st = db.exec(kMigrations[v]);
+    if (!st) return st;
+  }
+  Status st = db.exec("PRAGMA application_id=" + std::to_string(kApplicationId) + "; PRAGMA user_version=" +
+                      std::to_string(kSchemaVersion));
+  if (!st) return st;
+  return tx->commit();
+}
+
+std::string yymmdd(const std::string& iso_date) {
+  return iso_date.size() == 10 ? iso_date.substr(2, 2) + iso_date.substr(5, 2) + iso_date.substr(8, 2) : "";
+}
+
+std::string b64(std::string_view data) {
+  std::string out(sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+Result<std::string> unb64(const std::string& s) {
+  std::string out(s.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(), s.size(), nullptr, &len,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return make_error(Errc::bad_format, "bad base64");
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  Db db;
+  std::string path;
+  std::unique_ptr<Registry> reg;
+  std::map<std::string, std::string> meta;
+
+  Status load() {
+    Status ms = load_meta_keys();
+    if (!ms) return ms;
+    auto root = crypto::fixed_from_hex<32>(meta["root"]);
+    if (!root) return make_error(Errc::bad_format, path + ": meta root: " + root.error().message);
+    reg = std::make_unique<Registry>(*root);
+    auto it = Stmt::prepare(db, "SELECT id, bytes FROM items ORDER BY rowid");
+    if (!it) return it.error();
+    for (;;) {
+      auto row = it->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto item = crypto::parse_item(it->text(1));
+      if (!item) return make_error(Errc::bad_format, "items " + it->text(0).substr(0, 16) + ": " + item.error().message);
+      Status st = reg->add(*item);
+      if (!st) return make_error(st.error().code, "items " + it->text(0).substr(0, 16) + ": " + st.error().message);
+    }
+    return {};
+  }
+
+  Status load_meta_keys() {
+    meta.clear();
+    auto m = Stmt::prepare(db, "SELECT key, value FROM meta");
+    if (!m) return m.error();
+    for (;;) {
+      auto row = m->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      meta[m->text(0)] = m->text(1);
+    }
+    return {};
+  }
+
+  Status set_meta(const std::string& k, std::string_view v) {
+    auto st = Stmt::prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    if (!st) return st.error();
+    st->bind(1, k).bind_blob(2, v);
+    Status r = st->run();
+    if (r) meta[k] = std::string(v);
+    return r;
+  }
+
+  Result<int64_t> watermark(const std::string& device) const {
+    auto st = Stmt::prepare(db, "SELECT seq FROM devices WHERE device = ?");
+    if (!st) return st.error();
+    st->bind(1, device);
+    auto row = st->step();
+    if (!row) return row.error();
+    return *row ? st->i64(0) : 0;
+  }
+
+  Result<DossierEvents> events_of(const std::string& code, bool with_quarantined = false) const {
+    auto st = Stmt::prepare(db, with_quarantined ? "SELECT hash, bytes FROM events WHERE dossier = ?"
+                                                 : "SELECT hash, bytes FROM events WHERE dossier = ? AND quarantine IS NULL");
+    if (!st) return st.error();
+    st->bind(1, code);
+    DossierEvents out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto item = crypto::parse_item(st->text(1));
+      if (!item) return make_error(Errc::bad_format, "events " + st->text(0).substr(0, 16) + ": " + item.error().message);
+      auto ev = read_event(*item);
+      if (!ev) return make_error(Errc::bad_format, "events " + st->text(0).substr(0, 16) + ": " + ev.error().message);
+      out.emplace(ev->hash, std::move(*ev));
+    }
+    return out;
+  }
+
+  Status write_projection(const DossierState& s) {
+    auto st = Stmt::prepare(db,
+                            "INSERT OR REPLACE INTO dossiers(code, unit, holder, procedure, version, step, status, applicant, "
+                            "opened_at, received_at, due_at, finished_at, timeliness, state) "
+                            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return st.error();
+    auto state = crypto::canonical_json(state_json(s));
+    if (!state) return state.error();
+    st->bind(1, s.code).bind(2, s.unit).bind(3, s.holder).bind(4, s.procedure).bind(5, s.version).bind(6, s.step);
+    st->bind(7, s.status).bind(8, s.applicant).bind(9, s.visits.empty() ? s.received_at : s.visits.front().entered_at);
+    st->bind(10, s.received_at).bind(11, s.due_at).bind(12, s.finished_at).bind(13, s.timeliness).bind(14, *state);
+    return st->run();
+  }
+
+  // One event, inside the caller's transaction.
+  Result<IngestResult> ingest_event(const crypto::SignedItem& item, int64_t arrived_at) {
+    auto ev = read_event(item);
+    if (!ev) return ev.error();
+    IngestResult res{Outcome::applied, ev->hash, {}};
+    {
+      auto q = Stmt::prepare(db, "SELECT hash FROM events WHERE hash = ? OR (device = ? AND seq = ?)");
+      if (!q) return q.error();
+      q->bind(1, ev->hash).bind(2, ev->body.device).bind(3, ev->body.seq);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (*row) {
+        if (q->text(0) == ev->hash) return IngestResult{Outcome::duplicate, ev->hash, {}};
+        return make_error(Errc::conflict, "equivocation: device " + ev->body.device.substr(0, 16) + " already signed another event at sequence " +
+                                              std::to_string(ev->body.seq));
+      }
+    }
+    Status sig = check_signatures(*ev, *reg);
+    if (!sig) return sig.error();
+    auto last = watermark(ev->body.device);
+    if (!last) return last.error();
+    if (ev->body.seq != *last + 1)
+      return make_error(Errc::bad_format, "gap: device " + ev->body.device.substr(0, 16) + " is at sequence " + std::to_string(*last) +
+                                              ", this event has " + std::to_string(ev->body.seq));
+    auto events = events_of(ev->body.dossier);
+    if (!events) return events.error();
+    if (!ev->body.prev.empty() && !events->count(ev->body.prev)) {
+      // Built on an event this store does not hold (as applied): evidence,
+      // but it cannot be judged; keep it quarantined.
+      res.outcome = Outcome::quarantined;
+      res.reason = "previous event " + ev->body.prev.substr(0, 16) + " is unknown or quarantined";
+    } else {
+      auto st = check_event(*ev, *events, *reg, arrived_at);
+      if (!st) {
+        res.outcome = Outcome::quarantined;
+        res.reason = st.error().message;
+      }
+    }
+    auto ins = Stmt::prepare(db, "INSERT INTO events(hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes) "
+                                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!ins) return ins.error();
+    const auto& b = ev->body;
+    ins->bind(1, ev->hash).bind(2, b.dossier).bind(3, b.prev).bind(4, b.device).bind(5, b.seq).bind(6, b.actor);
+    ins->bind(7, b.action).bind(8, b.step).bind(9, b.at).bind(10, arrived_at);
+    if (res.outcome == Outcome::quarantined) ins->bind(11, res.reason); else ins->bind_null(11);
+    ins->bind_blob(12, item.bytes);
+    Status st = ins->run();
+    if (!st) return st.error();
+    auto wm = Stmt::prepare(db, "INSERT INTO devices(device, seq) VALUES(?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq");
+    if (!wm) return wm.error();
+    wm->bind(1, b.device).bind(2, b.seq);
+    if (!(st = wm->run())) return st.error();
+    if (res.outcome == Outcome::applied) {
+      events->emplace(ev->hash, std::move(*ev));
+      auto state = fold_current(*events, *reg);
+      if (!state) return make_error(Errc::internal, "fold after applying: " + state.error().message);
+      if (!(st = write_projection(*state))) return st.error();
+    }
+    return res;
+  }
+
+  Result<IngestResult> ingest_root_item(const crypto::SignedItem& item, int64_t now) {
+    auto q = Stmt::prepare(db, "SELECT 1 FROM items WHERE id = ?");
+    if (!q) return q.error();
+    q->bind(1, item.id_hex());
+    auto row = q->step();
+    if (!row) return row.error();
+    if (*row) return IngestResult{Outcome::duplicate, item.id_hex(), {}};
+    Status st = reg->add(item);
+    if (!st) return st.error();
+    auto ins = Stmt::prepare(db, "INSERT INTO items(id, type, bytes, added_at) VALUES(?,?,?,?)");
+    if (!ins) return ins.error();
+    ins->bind(1, item.id_hex()).bind(2, item.type).bind_blob(3, item.bytes).bind(4, now);
+    if (!(st = ins->run())) return st.error();
+    return IngestResult{Outcome::applied, item.id_hex(), {}};
+  }
+
+  Status put_attachment(const std::string& data) {
+    auto h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data)));
+    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO attachments(hash, size, data) VALUES(?,?,?)");
+    if (!st) return st.error();
+    st->bind(1, h).bind(2, static_cast<int64_t>(data.size())).bind_blob(3, data);
+    return st->run();
+  }
+
+  Result<const Certificate*> device_cert() const {
+    auto it = meta.find("device_cert");
+    if (it == meta.end()) return make_error(Errc::invalid_argument, path + " is a server store; act on a laptop's store");
+    const Certificate* c = reg->trust().certificate(it->second);
+    if (!c) return make_error(Errc::internal, "the device certificate is missing from the store");
+    return c;
+  }
+
+  // Signs and appends one locally made event after checking it completely.
+  Result<DossierState> sign_and_append(EventBody body, const crypto::SigningKey& officer, const crypto::SigningKey& device,
+                                       const std::vector<AttachmentFile>& files, int64_t now) {
+    auto dc = device_cert();
+    if (!dc) return dc.error();
+    if (!(*dc)->pub || device.public_key() != *(*dc)->pub)
+      return make_error(Errc::invalid_argument, "the device key does not match this store's device certificate");
+    const Certificate* oc = reg->trust().find_by_key(officer.public_key(), CertKind::officer, now);
+    if (!oc) return make_error(Errc::not_found, "no officer certificate for this key in the store (import it first)");
+    body.actor = oc->id;
+    body.device = (*dc)->id;
+    body.at = now;
+    auto tx = Tx::begin(db);
+    if (!tx) return tx.error();
+    auto wm = watermark(body.device);
+    if (!wm) return wm.error();
+    body.seq = *wm + 1;
+    auto events = events_of(body.dossier);
+    if (!events) return events.error();
+    // Check before signing: nothing is signed that the store would refuse.
+    Event draft{{}, body, {}};
+    auto checked = check_event(draft, *events, *reg, now);
+    if (!checked) return checked.error();
+    auto ev = sign_event(body, officer, device);
+    if (!ev) return ev.error();
+    for (const auto& f : files) {
+      Status st = put_attachment(f.data);
+      if (!st) return st.error();
+    }
+    auto res = ingest_event(ev->item, now);
+    if (!res) return res.error();
+    if (res->outcome != Outcome::applied)
+      return make_error(Errc::internal, "a checked event was not applied: " + res->reason);
+    Status st = tx->commit();
+    if (!st) return st.error();
+    auto all = events_of(body.dossier);
+    if (!all) return all.error();
+    return fold_current(*all, *reg);
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+const Registry& Store::registry() const { return *impl_->reg; }
+bool Store::is_device() const { return impl_->meta.count("device_cert") > 0; }
+std::string Store::device_cert_id() const {
+  auto it = impl_->meta.find("device_cert");
+  return it == impl_->meta.end() ? std::string() : it->second;
+}
+std::string Store::meta(const std::string& key) const {
+  auto it = impl_->meta.find(key);
+  return it == impl_->meta.end() ? std::string() : it->second;
+}
+
+static Result<std::unique_ptr<Store::Impl>> open_impl(const std::string& path, bool create, bool write) {
+  auto impl = std::make_unique<Store::Impl>();
+  impl->path = path;
+  auto db = Db::open(path, create, !write);
+  if (!db) return db.error();
+  impl->db = std::move(*db);
+  if (write) {
+    Status st = configure(impl->db);
+    if (!st) return st.error();
+    if (!(st = migrate(impl->db, path))) return st.error();
+  } else {
+    auto app = pragma_int(impl->db, "application_id");
+    if (!app) return app.error();
+    if (*app != kApplicationId) return make_error(Errc::bad_format, path + " is not a hoso store");
+  }
+  return impl;
+}
+
+Result<Store> Store::create_device(const std::string& path, const crypto::PublicKey& root,
+                                   const crypto::SignedItem& device_cert, const std::string& device_key_file,
+                                   const std::string& server) {
+  auto cert = read_certificate(device_cert, root);
+  if (!cert) return make_error(cert.error().code, "device certificate: " + cert.error().message);
+  if (cert->kind != CertKind::device) return make_error(Errc::unauthorized, "the certificate is a " + std::string(cert_kind_name(cert->kind)) + "'s, not a device's");
+  auto info = crypto::peek_key_file(crypto::as_bytes(device_key_file));
+  if (!info) return make_error(info.error().code, "device key: " + info.error().message);
+  if (!cert->pub || info->pub != *cert->pub)
+    return make_error(Errc::invalid_argument, "the device key is not the key of the device certificate");
+  if (::access(path.c_str(), F_OK) == 0) return make_error(Errc::conflict, path + " already exists");
+  auto impl = open_impl(path, true, true);
+  if (!impl) return impl.error();
+  auto& I = **impl;
+  auto tx = Tx::begin(I.db);
+  if (!tx) return tx.error();
+  uint8_t id[16];
+  crypto::random_bytes(id, sizeof id);
+  Status st = I.set_meta("root", crypto::to_hex(root));
+  if (st) st = I.set_meta("store_id", crypto::to_hex(crypto::ByteView(id, sizeof id)));
+  if (st) st = I.set_meta("device_cert", cert->id);
+  if (st) st = I.set_meta("device_key", device_key_file);
+  if (st) st = I.set_meta("server", server);
+  if (!st) return st.error();
+  I.reg = std::make_unique<Registry>(root);
+  auto added = I.ingest_root_item(device_cert, cert->issued_at);
+  if (!added) return added.error();
+  if (!(st = tx->commit())) return st.error();
+  return Store(std::move(*impl));
+}
+
+Result<Store> Store::open_server(const std::string& path, const crypto::PublicKey& root) {
+  auto impl = open_impl(path, true, true);
+  if (!impl) return impl.error();
+  auto& I = **impl;
+  Status st = I.load_meta_keys();
+  if (!st) return st.error();
+  if (I.meta.count("root") == 0) {
+    auto tx = Tx::begin(I.db);
+    if (!tx) return tx.error();
+    uint8_t id[16];
+    crypto::random_bytes(id, sizeof id);
+    st = I.set_meta("root", crypto::to_hex(root));
+    if (st) st = I.set_meta("store_id", crypto::to_hex(crypto::ByteView(id, sizeof id)));
+    if (!st) return st.error();
+    if (!(st = tx->commit())) return st.error();
+  } else if (I.meta["root"] != crypto::to_hex(root)) {
+    return make_error(Errc::unauthorized, path + " belongs to another province root");
+  }
+  if (!(st = I.load())) return st.error();
+  return Store(std::move(*impl));
+}
+
+Result<Store> Store::open(const std::string& path, bool write) {
+  if (::access(path.c_str(), F_OK) != 0) return make_error(Errc::not_found, "no store at " + path + " (run hoso init first)");
+  auto impl = open_impl(path, false, write);
+  if (!impl) return impl.error();
+  Status st = (*impl)->load();
+  if (!st) return st.error();
+  return Store(std::move(*impl));
+}
+
+Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::SignedItem>& items, int64_t arrived_at) {
+  auto& I = *impl_;
+  auto tx = Tx::begin(I.db);
+  if (!tx) return tx.error();
+  std::vector<IngestResult> out;
+  // Root-signed items first, so events in the same file can rely on them.
+  auto run = [&](bool events) -> Status {
+    for (const auto& it : items) {
+      if ((it.type == kTypeEvent) != events) continue;
+      auto r = events ? I.ingest_event(it, arrived_at) : I.ingest_root_item(it, arrived_at);
+      if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
+      out.push_back(*r);
+    }
+    return {};
+  };
+  Status st = run(false);
+  if (st) st = run(true);
+  if (st) st = tx->commit();
+  if (!st) {
+    // Nothing was applied: drop what the in-memory registry learned.
+    Status reload = I.load();
+    (void)reload;
+    return st.error();
+  }
+  return out;
+}
+
+Status Store::add_attachment(const std::string& data, const std::string& expected_hash) {
+  if (crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data))) != expected_hash)
+    return make_error(Errc::bad_format, "attachment content does not match its hash " + expected_hash.substr(0, 16));
+  return impl_->put_attachment(data);
+}
+
+Result<DossierState> Store::receive(const crypto::SigningKey& officer, const crypto::SigningKey& device,
+                                    const ReceiveRequest& req, int64_t now) {
+  auto& I = *impl_;
+  auto dc = I.device_cert();
+  if (!dc) return dc.error();
+  const Certificate* oc = I.reg->trust().find_by_key(officer.public_key(), CertKind::officer, now);
+  if (!oc) return make_error(Errc::not_found, "no officer certificate for this key in the store (import it first)");
+  auto proc = I.reg->latest(req.procedure);
+  if (!proc) return proc.error();
+  if (!I.reg->calendar().has_year(std::stoll(I.reg->calendar().local_date(now).substr(0, 4))))
+    return make_error(Errc::not_found, "no calendar for year " + I.reg->calendar().local_date(now).substr(0, 4) + " (import the signed calendar)");
+  std::string prefix = oc->unit + "-" + yymmdd(I.reg->calendar().local_date(now)) + "-";
+  int64_t slot = (*dc)->slot.value_or(0);
+  int64_t next = slot == 0 ? 1 : slot * 1000;
+  {
+    auto q = Stmt::prepare(I.db, "SELECT dossier FROM events WHERE action = 'receive' AND substr(dossier, 1, ?) = ?");
+    if (!q) return q.error();
+    q->bind(1, static_cast<int64_t>(prefix.size())).bind(2, prefix);
+    for (;;) {
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      std::string code = q->text(0);
+      if (code.size() != prefix.size() + 4) continue;
+      int64_t n = std::atoll(code.c_str() + prefix.size());
+      if (slot_owns(slot, n)) next = std::max(next, n + 1);
+    }
+  }
+  if (!slot_owns(slot, next))
+    return make_error(Errc::conflict, "desk slot " + std::to_string(slot) + " has used all its dossier numbers for " +
+                                          I.reg->calendar().local_date(now));
+  EventBody body;
+  body.dossier = dossier_code(oc->unit, prefix.substr(oc->unit.size() + 1, 6), next);
+  body.action = "receive";
+  body.step = (*proc)->start;
+  json atts = json::array();
+  for (const auto& f : req.attachments)
+    atts.push_back({{"name", f.name}, {"hash", crypto::to_hex(crypto::blake2b256(crypto::as_bytes(f.data)))}, {"size", static_cast<int64_t>(f.data.size())}});
+  body.payload = {{"procedure", (*proc)->code}, {"version", (*proc)->version}, {"unit", oc->unit},
+                  {"applicant", req.applicant}, {"fields", req.fields}};
+  if (!atts.empty()) body.payload["attachments"] = atts;
+  return I.sign_and_append(std::move(body), officer, device, req.attachments, now);
+}
+
+Result<DossierState> Store::act(const crypto::SigningKey& officer, const crypto::SigningKey& device, const ActRequest& req,
+                                int64_t now) {
+  auto& I = *impl_;
+  if (req.action == "receive") return make_error(Errc::invalid_argument, "use hoso receive to open a dossier");
+  auto events = I.events_of(req.dossier);
+  if (!events) return events.error();
+  if (events->empty()) return make_error(Errc::not_found, "no dossier " + req.dossier + " in this store");
+  auto cur = fold_current(*events, *I.reg);
+  if (!cur) return cur.error();
+  EventBody body;
+  body.dossier = req.dossier;
+  body.prev = cur->head;
+  body.action = req.action;
+  body.step = cur->step;
+  if (!req.note.empty()) body.payload["note"] = req.note;
+  if (!req.fields.empty()) body.payload["fields"] = req.fields;
+  if (req.until) body.payload["until"] = *req.until;
+  if (req.keep) body.payload["keep"] = *req.keep;
+  json atts = json::array();
+  for (const auto& f : req.attachments)
+    atts.push_back({{"name", f.name}, {"hash", crypto::to_hex(crypto::blake2b256(crypto::as_bytes(f.data)))}, {"size", static_cast<int64_t>(f.data.size())}});
+  if (!atts.empty()) body.payload["attachments"] = atts;
+  return I.sign_and_append(std::move(body), officer, device, req.attachments, now);
+}
+
+Result<DossierEvents> Store::events_of(const std::string& code) const { return impl_->events_of(code); }
+
+Result<DossierState> Store::dossier(const std::string& code) const {
+  auto events = impl_->events_of(code);
+  if (!events) return events.error();
+  if (events->empty()) return make_error(Errc::not_found, "no dossier " + code + " in this store");
+  return fold_current(*events, *impl_->reg);
+}
+
+Result<std::vector<DossierState>> Store::list(const ListFilter& f, int64_t now) const {
+  std::string q = "SELECT code, procedure, version, unit, holder, step, status, applicant, received_at, due_at, timeliness FROM dossiers WHERE 1";
+  if (f.status) q += " AND status = ?1";
+  if (f.overdue) q += " AND due_at IS NOT NULL AND due_at < ?2 AND status NOT IN ('returned','rejected','withdrawn')";
+  if (f.holder) q += " AND holder = ?3";
+  q += " ORDER BY code";
+  auto st = Stmt::prepare(impl_->db, q);
+  if (!st) return st.error();
+  if (f.status) st->bind(1, *f.status);
+  if (f.overdue) st->bind(2, now);
+  if (f.holder) st->bind(3, *f.holder);
+  std::vector<DossierState> out;
+  std::map<std::string, const Procedure*> procs;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    DossierState s;
+    s.code = st->text(0);
+    s.procedure = st->text(1);
+    s.version = st->i64(2);
+    s.unit = st->text(3);
+    s.holder = st->text(4);
+    s.step = st->text(5);
+    s.status = st->text(6);
+    s.applicant = st->text(7);
+    s.received_at = st->i64(8);
+    s.due_at = st->opt_i64(9);
+    s.timeliness = st->opt_text(10);
+    if (!f.roles.empty()) {
+      // --mine: the steps whose role the officer has (withdraw aside).
+      auto p = impl_->reg->procedure(s.procedure, s.version);
+      if (!p || !(*p)->steps.count(s.step)) continue;
+      const std::string& role = (*p)->steps.at(s.step).role;
+      if (std::find(f.roles.begin(), f.roles.end(), role) == f.roles.end()) continue;
+      if (s.finished()) continue;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<std::string> Store::device_key_file() const {
+  auto it = impl_->meta.find("device_key");
+  if (it == impl_->meta.end()) return make_error(Errc::invalid_argument, "this store has no device key (a server store)");
+  return it->second;
+}
+
+Result<std::string> Store::attachment(const std::string& hash) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT data FROM attachments WHERE hash = ?");
+  if (!st) return st.error();
+  st->bind(1, hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::not_found, "attachment " + hash.substr(0, 16) + " is not in this store");
+  return st->text(0);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::quarantine() const {
+  auto st = Stmt::prepare(impl_->db, "SELECT hash, quarantine FROM events WHERE quarantine IS NOT NULL ORDER BY rowid");
+  if (!st) return st.error();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.emplace_back(st->text(0), st->text(1));
+  }
+  return out;
+}
+
+VerifyReport Store::verify() const {
+  const auto& I = *impl_;
+  VerifyReport rep;
+  auto err = [&](std::string m) { rep.errors.push_back(std::move(m)); };
+  // 1. Root-signed items: bytes, ids, signatures.
+  Registry reg(I.reg->trust().root());
+  {
+    auto st = Stmt::prepare(I.db, "SELECT id, type, bytes FROM items ORDER BY rowid");
+    if (!st) { err(st.error().message); return rep; }
+    for (;;) {
+      auto row = st->step();
+      if (!row) { err(row.error().message); return rep; }
+      if (!*row) break;
+      std::string id = st->text(0);
+      auto item = crypto::parse_item(st->text(2));
+      if (!item) { err("items " + id.substr(0, 16) + ": " + item.error().message); continue; }
+      if (item->id_hex() != id) { err("items " + id.substr(0, 16) + ": stored bytes do not hash to the item's id"); continue; }
+      if (item->type != st->text(1)) { err("items " + id.substr(0, 16) + ": type column differs from the signed type"); continue; }
+      Status a = reg.add(*item);
+      if (!a) err("items " + id.substr(0, 16) + ": " + a.error().message);
+    }
+  }
+  // 2. Events: bytes, columns, signatures, per-device sequences; then each
+  //    dossier re-judged and re-folded from its log.
+  std::map<std::string, DossierEvents> by_dossier;
+  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> seqs;  // device -> (seq, at)
+  {
+    auto st = Stmt::prepare(I.db, "SELECT hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes FROM events ORDER BY rowid");
+    if (!st) { err(st.error().message); return rep; }
+    std::vector<std::pair<Event, int64_t>> applied;
+    for (;;) {
+      auto row = st->step();
+      if (!row) { err(row.error().message); return rep; }
+      if (!*row) break;
+      ++rep.checked;
+      std::string h = st->text(0);
+      std::string name = "events " + h.substr(0, 16);
+      auto item = crypto::parse_item(st->text(11));
+      if (!item) { err(name + ": " + item.error().message); continue; }
+      if (item->id_hex() != h) { err(name + ": stored bytes do not hash to the event's id"); continue; }
+      auto ev = read_event(*item);
+      if (!ev) { err(name + ": " + ev.error().message); continue; }
+      const auto& b = ev->body;
+      if (b.dossier != st->text(1) || b.prev != st->text(2) || b.device != st->text(3) || b.seq != st->i64(4) ||
+          b.actor != st->text(5) || b.action != st->text(6) || b.step != st->text(7) || b.at != st->i64(8)) {
+        err(name + ": columns differ from the signed event");
+        continue;
+      }
+      Status sig = check_signatures(*ev, reg);
+      if (!sig) { err(name + ": " + sig.error().message); continue; }
+      seqs[b.device].push_back({b.seq, b.at});
+      if (st->is_null(10)) applied.push_back({std::move(*ev), st->i64(9)});
+    }
+    for (auto& [ev, arrived] : applied) {
+      auto& events = by_dossier[ev.body.dossier];
+      auto checked = check_event(ev, events, reg, arrived);
+      if (!checked) err("events " + ev.hash.substr(0, 16) + ": applied but fails its checks: " + checked.error().message);
+      events.emplace(ev.hash, std::move(ev));
+    }
+  }
+  for (auto& [device, list] : seqs) {
+    std::sort(list.begin(), list.end());
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i].first != static_cast<int64_t>(i) + 1) {
+        err("events: device " + device.substr(0, 16) + " has a gap before sequence " + std::to_string(list[i].first));
+        break;
+      }
+      if (i > 0 && list[i].second < list[i - 1].second)
+        rep.warnings.push_back("device " + device.substr(0, 16) + ": clock set back at sequence " + std::to_string(list[i].first));
+    }
+  }
+  {
+    auto st = Stmt::prepare(I.db, "SELECT device, seq FROM devices");
+    if (st) {
+      std::set<std::string> seen;
+      for (;;) {
+        auto row = st->step();
+        if (!row || !*row) break;
+        std::string d = st->text(0);
+        seen.insert(d);
+        int64_t expect = seqs.count(d) ? static_cast<int64_t>(seqs[d].size()) : 0;
+        if (st->i64(1) != expect) err("devices " + d.substr(0, 16) + ": watermark " + std::to_string(st->i64(1)) + " but the log holds " + std::to_string(expect));
+      }
+      for (const auto& [d, l] : seqs)
+        if (!seen.count(d)) err("devices " + d.substr(0, 16) + ": missing watermark");
+    }
+  }
+  // 3. Projections rebuilt from the log.
+  {
+    auto st = Stmt::prepare(I.db, "SELECT code, unit, holder, procedure, version, step, status, applicant, opened_at, received_at, due_at, finished_at, timeliness, state FROM dossiers");
+    std::set<std::string> seen;
+    if (st) {
+      for (;;) {
+        auto row = st->step();
+        if (!row || !*row) break;
+        std::string code = st->text(0);
+        seen.insert(code);
+        auto it = by_dossier.find(code);
+        if (it == by_dossier.end()) { err("dossiers " + code + ": no events in the log"); continue; }
+        auto s = fold_current(it->second, reg);
+        if (!s) { err("dossiers " + code + ": " + s.error().message); continue; }
+        auto want = crypto::canonical_json(state_json(*s));
+        int64_t opened = s->visits.empty() ? s->received_at : s->visits.front().entered_at;
+        bool same = want && *want == st->text(13) && s->unit == st->text(1) && s->holder == st->text(2) &&
+                    s->procedure == st->text(3) && s->version == st->i64(4) && s->step == st->text(5) &&
+                    s->status == st->text(6) && s->applicant == st->text(7) && opened == st->i64(8) &&
+                    s->received_at == st->i64(9) && s->due_at == st->opt_i64(10) && s->finished_at == st->opt_i64(11) &&
+                    s->timeliness == st->opt_text(12);
+        if (!same) err("dossiers " + code + ": projection differs from the state rebuilt from the log");
+      }
+    }
+    for (const auto& [code, events] : by_dossier)
+      if (!seen.count(code)) err("dossiers " + code + ": missing projection");
+  }
+  // 4. Attachments: content matches its address.
+  {
+    auto st = Stmt::prepare(I.db, "SELECT hash, size, data FROM attachments");
+    if (st) {
+      for (;;) {
+        auto row = st->step();
+        if (!row || !*row) break;
+        std::string data = st->text(2);
+        if (crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data))) != st->text(0) || static_cast<int64_t>(data.size()) != st->i64(1))
+          err("attachments " + st->text(0).substr(0, 16) + ": content does not match its hash");
+      }
+    }
+  }
+  // 5. The device identity.
+  if (is_device()) {
+    const Certificate* c = reg.trust().certificate(device_cert_id());
+    auto info = crypto::peek_key_file(crypto::as_bytes(meta("device_key")));
+    if (!c) err("meta: the device certificate is not among the items");
+    else if (!info || !c->pub || info->pub != *c->pub) err("meta: the device key is damaged or not the certificate's");
+  }
+  return rep;
+}
+
+Result<json> Store::report(std::optional<int64_t> from, std::optional<int64_t> to, int64_t now) const {
+  const auto& I = *impl_;
+  int64_t as_of = to.value_or(now);
+  auto st = Stmt::prepare(I.db, "SELECT code, unit, procedure, opened_at, state FROM dossiers WHERE opened_at >= ? AND opened_at <= ? ORDER BY code");
+  if (!st) return st.error();
+  st->bind(1, from.value_or(INT64_MIN)).bind(2, to.value_or(INT64_MAX));
+  struct Fig { int64_t dossiers = 0, events = 0, finished = 0, early = 0, on_time = 0, late = 0, overdue = 0, supplements = 0, extensions = 0, refusals = 0, forwards = 0; };
+  std::map<std::string, Fig> units, procs, months;
+  const auto& cal = I.reg->calendar();
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto s = json::parse(st->text(4), nullptr, false);
+    if (s.is_discarded()) return make_error(Errc::bad_format, "dossiers " + st->text(0) + ": unreadable state (run hoso verify)");
+    std::string month = cal.local_date(st->i64(3)).substr(0, 7);
+    for (Fig* f : {&units[st->text(1)], &procs[st->text(2)], &months[month]}) {
+      f->dossiers++;
+      f->events += s.value("events", int64_t{0});
+      f->supplements += s.value("supplements", int64_t{0});
+      f->extensions += s.value("extensions", int64_t{0});
+      f->refusals += s.value("refusals", int64_t{0});
+      f->forwards += s.value("forwards", int64_t{0});
+      bool finished_by = s["finished_at"].is_number_integer() && s["finished_at"].get<int64_t>() <= as_of;
+      std::string tl = s["timeliness"].is_string() ? s["timeliness"].get<std::string>() : "";
+      if (finished_by && !tl.empty()) {
+        f->finished++;
+        if (tl == "early") f->early++;
+        else if (tl == "on_time") f->on_time++;
+        else f->late++;
+      }
+      if (!finished_by && s["status"] != "withdrawn" && s["due_at"].is_number_integer() && s["due_at"].get<int64_t>() < as_of) f->overdue++;
+    }
+  }
+  auto arr = [](const std::map<std::string, Fig>& m, const char* key) {
+    json a = json::array();
+    for (const auto& [k, f] : m)
+      a.push_back({{key, k}, {"dossiers", f.dossiers}, {"events", f.events}, {"finished", f.finished}, {"early", f.early},
+                   {"on_time", f.on_time}, {"late", f.late}, {"overdue", f.overdue}, {"supplements", f.supplements},
+                   {"extensions", f.extensions}, {"refusals", f.refusals}, {"forwarded", f.forwards}});
+    return a;
+  };
+  json out{{"units", arr(units, "unit")}, {"procedures", arr(procs, "procedure")}, {"months", arr(months, "month")}};
+  out["from"] = from ? json(cal.iso(*from)) : json();
+  out["to"] = cal.iso(as_of);
+  return out;
+}
+
+Result<std::string> Store::export_bundle(const std::string& code) const {
+  const auto& I = *impl_;
+  auto events = I.events_of(code);
+  if (!events) return events.error();
+  if (events->empty()) return make_error(Errc::not_found, "no dossier " + code + " in this store");
+  auto state = fold_current(*events, *I.reg);
+  if (!state) return state.error();
+  const Trust& trust = I.reg->trust();
+  std::vector<const crypto::SignedItem*> items;
+  std::set<std::string> ids;
+  auto add_cert = [&](const std::string& id) {
+    const Certificate* c = trust.certificate(id);
+    if (c && ids.insert(id).second) items.push_back(&c->item);
+    if (const Revocation* r = trust.revocation(id); r && ids.insert(r->id).second) items.push_back(&r->item);
+  };
+  std::set<std::string> units = {state->unit};
+  for (const auto& [h, e] : *events) {
+    add_cert(e.body.actor);
+    add_cert(e.body.device);
+    if (const Certificate* c = trust.certificate(e.body.actor)) units.insert(c->unit);
+  }
+  for (const auto& v : state->visits) units.insert(v.unit);
+  for (const auto& u : units)
+    for (const Certificate* c = trust.unit(u); c; c = c->parent ? trust.unit(*c->parent) : nullptr) {
+      if (ids.count(c->id)) break;
+      add_cert(c->id);
+    }
+  for (const auto& d : I.reg->documents()) {
+    auto doc = read_document(d, trust.root());
+    if (!doc) continue;
+    bool wanted = d.type == kTypeCalendar ||
+                  (doc->document.value("code", "") == state->procedure && doc->document.value("version", int64_t{0}) == state->version);
+    if (wanted && ids.insert(d.id_hex()).second) items.push_back(&d);
+  }
+  json header{{"format", "hoso-bundle-v1"}, {"dossier", code}, {"root", crypto::to_hex(trust.root())}};
+  std::string out = *crypto::canonical_json(header) + "\n";
+  for (const auto* it : items) out += it->bytes + "\n";
+  // Events in an order where each comes after its previous event.
+  std::vector<const Event*> order;
+  std::set<std::string> placed;
+  while (order.size() < events->size()) {
+    size_t before = order.size();
+    for (const auto& [h, e] : *events)
+      if (!placed.count(h) && (e.body.prev.empty() || placed.count(e.body.prev))) {
+        order.push_back(&e);
+        placed.insert(h);
+      }
+    if (order.size() == before) break;
+  }
+  for (const Event* e : order) out += e->item.bytes + "\n";
+  std::set<std::string> hashes;
+  for (const Event* e : order)
+    for (const auto& a : e->body.attachments()) hashes.insert(a.hash);
+  for (const auto& h : hashes) {
+    auto data = attachment(h);
+    if (!data) continue;  // not yet synced here: the verifier reports it missing
+    out += *crypto::canonical_json(json{{"attachment", h}, {"data", b64(*data)}}) + "\n";
+  }
+  return out;
+}
+
+VerifyReport verify_bundle(const std::string& bundle, const crypto::PublicKey& root) {
+  VerifyReport rep;
+  auto err = [&](std::string m) { rep.errors.push_back(std::move(m)); };
+  Registry reg(root);
+  DossierEvents events;
+  std::map<std::string, std::string> attachments;
+  std::string dossier;
+  size_t pos = 0, line = 0;
+  while (pos < bundle.size()) {
+    size_t nl = bundle.find('\n', pos);
+    std::string l = bundle.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? bundle.size() : nl + 1;
+    ++line;
+    std::string where = "line " + std::to_string(line);
+    if (l.empty()) continue;
+    auto j = crypto::parse_canonical(l);
+    if (!j || !j->is_object()) { err(where + ": " + (j ? std::string("not an object") : j.error().message)); continue; }
+    if (line == 1) {
+      if (j->value("format", "") != "hoso-bundle-v1") { err(where + ": not a hoso bundle"); return rep; }
+      dossier = j->value("dossier", "");
+      continue;
+    }
+    if (j->contains("attachment")) {
+      auto data = unb64(j->value("data", ""));
+      std::string h = j->value("attachment", "");
+      if (!data || crypto::to_hex(crypto::blake2b256(crypto::as_bytes(*data))) != h) err(where + ": attachment " + h.substr(0, 16) + " does not match its hash");
+      else attachments[h] = *data;
+      continue;
+    }
+    auto item = crypto::parse_item(l);
+    if (!item) { err(where + ": " + item.error().message); continue; }
+    if (item->type != kTypeEvent) {
+      Status st = reg.add(*item);
+      if (!st) err(where + ": " + st.error().message);
+      continue;
+    }
+    ++rep.checked;
+    auto ev = read_event(*item);
+    if (!ev) { err(where + ": " + ev.error().message); continue; }
+    if (ev->body.dossier != dossier) { err(where + ": event of another dossier"); continue; }
+    Status sig = check_signatures(*ev, reg);
+    if (!sig) { err(where + ": " + sig.error().message); continue; }
+    auto st = check_event(*ev, events, reg, std::nullopt);
+    if (!st) { err(where + ": " + st.error().message); continue; }
+    events.emplace(ev->hash, std::move(*ev));
+  }
+  if (line == 0) err("empty bundle");
+  if (events.empty()) { if (rep.errors.empty()) err("the bundle holds no events"); return rep; }
+  auto state = fold_current(events, reg);
+  if (!state) err("dossier " + dossier + ": " + state.error().message);
+  for (const auto& [h, e] : events)
+    for (const auto& a : e.body.attachments())
+      if (!attachments.count(a.hash)) rep.warnings.push_back("attachment " + a.name + " (" + a.hash.substr(0, 16) + ") is not in the bundle");
+  return rep;
+}
+
+}  // namespace hoso::engine
