@@ -69,5 +69,8 @@ Status save_items(const std::string& path, const std::vector<const crypto::Signe
 void register_key(CLI::App& app);
 void register_authority(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_desk(CLI::App& app);
+// True once `verify` found a problem: the process exits 3 (SPEC §4).
+bool verification_failed();
 
 }  // namespace hoso::cli

@@ -29,7 +29,7 @@ int run_selected() {
   for (char& c : msg)
     if (c == '\n') c = ' ';
   std::cerr << "hoso: error: " << msg << "\n";
-  return exit_code(st.error().code);
+  return verification_failed() ? kExitVerifyFailed : exit_code(st.error().code);
 }
 
 void on_run(CLI::App* cmd, Action action) {
@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   register_key(app);
   register_authority(app);
+  register_desk(app);
   register_demo(app);
   try {
     app.parse(argc, argv);

@@ -189,6 +189,7 @@ Result<DossierState> apply_event(DossierState st, const Event& e, const Rules& r
     if (!due) return due.error();
     st.due_at = st.due_base = *due;
     st.supplement_step.reset();
+    st.status = "in_progress";  // the transition below sets the exact status
   }
 
   const std::string& t = *target;
