@@ -16,6 +16,7 @@
 #include "hoso/crypto/file.hpp"
 #include "hoso/engine/calendar.hpp"
 #include "hoso/engine/procedure.hpp"
+#include "hoso/engine/store.hpp"
 
 namespace hoso::cli {
 namespace {
@@ -92,13 +93,169 @@ struct Demo {
   }
 };
 
+const crypto::SignedItem* find_item(const Demo& d, const std::string& label) {
+  for (const auto& it : d.items)
+    if (it.id_hex() == d.cert_ids.at(label)) return &it;
+  return nullptr;
+}
+
+// Moves what one store has and the other lacks, device log by device log, as
+// a USB stick (or, later, the sync) would.
+Status carry(const engine::Store& from, engine::Store& to, int64_t at) {
+  auto have = to.watermarks();
+  auto offer = from.watermarks();
+  if (!have) return have.error();
+  if (!offer) return offer.error();
+  std::vector<crypto::SignedItem> items;
+  for (const auto& [device, seq] : *offer) {
+    auto log = from.device_log(device, have->count(device) ? have->at(device) : 0, 100000);
+    if (!log) return log.error();
+    for (auto& i : *log) items.push_back(std::move(i));
+  }
+  auto r = to.ingest(items, at);
+  if (!r) return r.error();
+  for (const auto& e : *r)
+    if (e.outcome == engine::Outcome::quarantined) return make_error(Errc::internal, "demo: event quarantined: " + e.reason);
+  return {};
+}
+
+// A day at the desk of Tân Lập: dossiers through every kind of step, one
+// forwarded to the province and back, then verification of both stores and
+// of a bundle.
+Status run_desk_day(Demo& d, std::map<std::string, crypto::SigningKey>& keys, Say& say) {
+  const auto& root = d.root.public_key();
+  std::vector<crypto::SignedItem> shared;
+  for (const auto& it : d.items)
+    if (it.type != engine::kTypeRevocation) shared.push_back(it);
+  auto key_file = [&](const std::string& label) { return crypto::read_file(d.dir + "/" + label + ".key"); };
+  auto ka = key_file("a-laptop1"), kp = key_file("p-laptop");
+  if (!ka) return ka.error();
+  if (!kp) return kp.error();
+  auto a = engine::Store::create_device(d.dir + "/tanlap.db", root, *find_item(d, "a-laptop1"), *ka, "");
+  if (!a) return a.error();
+  auto p = engine::Store::create_device(d.dir + "/province.db", root, *find_item(d, "p-laptop"), *kp, "");
+  if (!p) return p.error();
+  auto ia = a->ingest(shared, d.t0), ip = p->ingest(shared, d.t0);
+  if (!ia) return ia.error();
+  if (!ip) return ip.error();
+  say("Laptop stores made for Tân Lập desk 1 and a province desk; certificates, procedure and calendars imported");
+
+  const auto& cal = a->registry().calendar();
+  auto& dev = keys.at("a-laptop1");
+  int64_t t = d.t0 + 3600;  // 09:00
+  auto recv = [&](const std::string& name, const std::string& cccd) {
+    engine::ReceiveRequest r{"1.001193", name, {{"cccd", cccd}, {"child_name", "Bé " + name}, {"birth_date", "2026-02-20"}}, {}};
+    if (name == "Nguyễn Văn An") r.attachments.push_back({"giay-chung-sinh.pdf", "%PDF-1.4 giấy chứng sinh (demo)"});
+    return a->receive(keys.at("a-receiver"), dev, r, t);
+  };
+  auto act = [&](engine::Store& s, const char* who, crypto::SigningKey& device, const std::string& code, const char* action,
+                 const char* note = "", std::optional<std::string> until = {}) {
+    engine::ActRequest r;
+    r.dossier = code;
+    r.action = action;
+    r.note = note;
+    r.until = until;
+    return s.act(keys.at(who), device, r, t);
+  };
+  auto d1 = recv("Nguyễn Văn An", "001201000001");
+  if (!d1) return d1.error();
+  auto d2 = recv("Trần Thị Bình", "001201000002");
+  if (!d2) return d2.error();
+  auto d3 = recv("Lê Văn Cường", "001201000003");
+  if (!d3) return d3.error();
+  auto d4 = recv("Phạm Thị Dung", "001201000004");
+  if (!d4) return d4.error();
+  say("Four dossiers received at 09:00 Monday: " + d1->code + " ... " + d4->code + ", results due " + cal.iso(*d1->due_at));
+
+  // The receipt and appointment slip of the first dossier.
+  if (!say.quiet) {
+    std::cout << "\n    GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ\n"
+              << "    Mã hồ sơ: " << d1->code << "\n    Thủ tục: Đăng ký khai sinh (1.001193)\n"
+              << "    Người nộp: " << d1->applicant << "\n    Tiếp nhận: " << cal.iso(d1->received_at) << "\n"
+              << "    Hẹn trả kết quả: " << cal.iso(*d1->due_at) << "\n    Giấy tờ: giay-chung-sinh.pdf\n\n";
+  }
+  Result<engine::DossierState> r = *d1;
+  // 1: straight through: accept, review, sign, deliver.
+  t += 1800;
+  for (auto [who, action] : std::vector<std::pair<const char*, const char*>>{{"a-receiver", "accept"}, {"a-specialist", "approve"}, {"a-leader", "approve"}}) {
+    if (!(r = act(*a, who, dev, d1->code, action))) return r.error();
+    t += 3600;
+  }
+  if (!(r = act(*a, "a-receiver", dev, d1->code, "deliver"))) return r.error();
+  say(d1->code + ": accepted, reviewed, signed by the leader, result handed over -> " + r->status + " (" + r->timeliness.value_or("") + ")");
+  // 2: a supplement request, resubmission the next day, then on.
+  if (!(r = act(*a, "a-receiver", dev, d2->code, "request_supplement", "Thiếu bản sao giấy đăng ký kết hôn"))) return r.error();
+  say(d2->code + ": supplement requested -> " + r->status + ", clock stopped (due_at null)");
+  t += 86400;
+  if (!(r = act(*a, "a-receiver", dev, d2->code, "accept"))) return r.error();
+  say(d2->code + ": complete resubmission the next day counts as a new receipt -> due " + cal.iso(*r->due_at));
+  // 3: forwarded to the province and back.
+  if (!(r = act(*a, "a-receiver", dev, d3->code, "accept"))) return r.error();
+  if (!(r = act(*a, "a-specialist", dev, d3->code, "forward"))) return r.error();
+  say(d3->code + ": forwarded to the province -> " + r->status + ", held by " + r->holder);
+  Status st = carry(*a, *p, t);
+  if (!st) return st;
+  t += 3600;
+  if (!(r = act(*p, "p-specialist", keys.at("p-laptop"), d3->code, "approve"))) return r.error();
+  if (!(st = carry(*p, *a, t))) return st;
+  auto back = a->dossier(d3->code);
+  if (!back) return back.error();
+  say(d3->code + ": the province's specialist approved on a province desk; carried back -> " + back->status + " at step " + back->step);
+  // A commune officer cannot act while the province holds a dossier: shown by refusal.
+  // 4: suspended, resumed, extended with an apology, then refused.
+  if (!(r = act(*a, "a-receiver", dev, d4->code, "suspend", "Chờ xác minh tại nơi cư trú"))) return r.error();
+  t += 2 * 86400;
+  if (!(r = act(*a, "a-receiver", dev, d4->code, "resume"))) return r.error();
+  if (!(r = act(*a, "a-receiver", dev, d4->code, "extend", "Xin lỗi ông/bà vì sự chậm trễ", std::string("2026-03-13")))) return r.error();
+  say(d4->code + ": suspended, resumed two days later, extended with an apology -> new appointment " + cal.iso(*r->due_at));
+  if (!(r = act(*a, "a-receiver", dev, d4->code, "reject", "Không đủ điều kiện đăng ký"))) return r.error();
+  say(d4->code + ": refused in writing -> " + r->status + " (" + r->timeliness.value_or("") + ")");
+  auto refused = act(*a, "a-receiver", dev, d4->code, "accept");
+  if (refused) return make_error(Errc::internal, "demo: an action on a finished dossier was accepted");
+  say("Refused before signing: " + refused.error().message);
+
+  // The process record (phiếu kiểm soát quá trình) of the first dossier.
+  auto rec = a->dossier(d1->code);
+  if (!rec) return rec.error();
+  if (!say.quiet) {
+    std::cout << "\n    PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ " << rec->code << "\n";
+    for (const auto& v : rec->visits)
+      std::cout << "    " << v.step << ": " << cal.iso(v.entered_at) << " -> " << (v.left_at ? cal.iso(*v.left_at) : "...")
+                << (v.due_at ? (v.left_at && *v.left_at <= *v.due_at ? "  đúng hạn" : "  trễ hạn") : "") << "\n";
+    std::cout << "\n";
+  }
+  auto va = a->verify(), vp = p->verify();
+  if (!va.ok()) return make_error(Errc::damaged, "demo: Tân Lập's store fails verification: " + va.errors.front());
+  if (!vp.ok()) return make_error(Errc::damaged, "demo: the province desk's store fails verification: " + vp.errors.front());
+  say("Both stores verified: " + std::to_string(va.checked) + " + " + std::to_string(vp.checked) +
+      " events re-checked (signatures, chains, certificates, roles) and every projection rebuilt from the log");
+  auto bundle = a->export_bundle(d3->code);
+  if (!bundle) return bundle.error();
+  auto vb = engine::verify_bundle(*bundle, root);
+  if (!vb.ok()) return make_error(Errc::damaged, "demo: bundle fails verification: " + vb.errors.front());
+  say("Bundle of " + d3->code + " (" + std::to_string(bundle->size()) + " bytes) verified offline with root.pub alone");
+  std::string tampered = *bundle;
+  tampered[tampered.find(R"("action":"forward")") + 11] ^= 1;
+  if (engine::verify_bundle(tampered, root).ok()) return make_error(Errc::internal, "demo: a tampered bundle verified");
+  say("The same bundle with one changed byte is rejected");
+  auto rep = a->report(std::nullopt, std::nullopt, t);
+  if (!rep) return rep.error();
+  const auto& u = (*rep)["units"][0];
+  say("Report for " + u["unit"].get<std::string>() + ": " + std::to_string(u["dossiers"].get<int64_t>()) + " dossiers, " +
+      std::to_string(u["finished"].get<int64_t>()) + " finished, " + std::to_string(u["supplements"].get<int64_t>()) +
+      " supplement request(s), " + std::to_string(u["extensions"].get<int64_t>()) + " extension(s)");
+  return {};
+}
+
 Status run_demo(bool quiet, const std::string& keep) {
   Say say{quiet};
   Demo d;
   uint8_t pw[16];
   crypto::random_bytes(pw, sizeof pw);
   d.passphrase = crypto::to_hex(crypto::ByteView(pw, sizeof pw));
-  auto t = now();
+  // The demo lives on a fixed day covered by its calendars, so it runs the
+  // same in any year: Monday 2 March 2026, 08:00 in Vietnam.
+  auto t = engine::parse_iso8601("2026-03-02T08:00:00+07:00");
   if (!t) return t.error();
   d.t0 = *t;
 
@@ -223,6 +380,23 @@ Status run_demo(bool quiet, const std::string& keep) {
     say(std::string(a.ok() ? "allowed: " : "refused: ") + q.what + (a.ok() ? "" : " — " + a.error().message));
   }
   if (mismatches) return make_error(Errc::internal, "demo: " + std::to_string(mismatches) + " authorisation answers were wrong");
+  std::map<std::string, crypto::SigningKey> keys;
+  for (const auto& o : officers) {
+    auto k = crypto::read_file(d.dir + "/" + o.label + ".key");
+    if (!k) return k.error();
+    auto key = crypto::open_key_file(crypto::as_bytes(*k), d.passphrase);
+    if (!key) return key.error();
+    keys.emplace(o.label, std::move(*key));
+  }
+  for (const char* dev : {"a-laptop1", "p-laptop"}) {
+    if (std::string(dev) == "p-laptop" && !(st = d.person(dev, K::device, "Province desk", P, {}, 0))) return st;
+    auto k = crypto::read_file(d.dir + "/" + std::string(dev) + ".key");
+    if (!k) return k.error();
+    auto key = crypto::open_key_file(crypto::as_bytes(*k), d.passphrase);
+    if (!key) return key.error();
+    keys.emplace(dev, std::move(*key));
+  }
+  if (!(st = run_desk_day(d, keys, say))) return st;
   say("All checks passed.");
   return {};
 }

@@ -604,6 +604,35 @@ Result<std::string> Store::attachment(const std::string& hash) const {
   return st->text(0);
 }
 
+Result<std::vector<crypto::SignedItem>> Store::device_log(const std::string& device, int64_t after, size_t limit) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT bytes FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+  if (!st) return st.error();
+  st->bind(1, device).bind(2, after).bind(3, static_cast<int64_t>(limit));
+  std::vector<crypto::SignedItem> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto item = crypto::parse_item(st->text(0));
+    if (!item) return make_error(Errc::bad_format, "events: " + item.error().message);
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> Store::watermarks() const {
+  auto st = Stmt::prepare(impl_->db, "SELECT device, seq FROM devices");
+  if (!st) return st.error();
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out[st->text(0)] = st->i64(1);
+  }
+  return out;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> Store::quarantine() const {
   auto st = Stmt::prepare(impl_->db, "SELECT hash, quarantine FROM events WHERE quarantine IS NOT NULL ORDER BY rowid");
   if (!st) return st.error();

@@ -106,6 +106,11 @@ class Store {
   Result<std::string> device_key_file() const;
   // Attachments by hash.
   Result<std::string> attachment(const std::string& hash) const;
+  // A device's log: its events with sequence > after, in order, at most
+  // `limit` (applied and quarantined alike: the log is gap-free).
+  Result<std::vector<crypto::SignedItem>> device_log(const std::string& device, int64_t after, size_t limit) const;
+  // Every device this store has events of, with its highest sequence.
+  Result<std::map<std::string, int64_t>> watermarks() const;
   // Quarantined events with their reasons.
   Result<std::vector<std::pair<std::string, std::string>>> quarantine() const;
 
