@@ -527,6 +527,16 @@ TEST_CASE("vectors: signed items (certificates, revocation, procedure, calendar,
     }
   }
 
+  // docs/PROTOCOL.md §11 quotes these vectors: it must quote the current ones.
+  {
+    auto doc = hc::read_file(std::string(HOSO_VECTORS_DIR) + "/../../docs/PROTOCOL.md");
+    REQUIRE(doc.ok());
+    for (const auto& e : stored["items"]) {
+      INFO("docs/PROTOCOL.md does not quote the id of " << e["name"].get<std::string>() << " (update §11)");
+      CHECK(doc->find(e["id"].get<std::string>()) != std::string::npos);
+    }
+  }
+
   // The file of items parses back to the same ids, in order.
   auto parsed = he::read_items(stored_file);
   REQUIRE(parsed.ok());
