@@ -178,7 +178,7 @@ std::string public_key_file(const PublicKey& pk, std::string_view name) {
 Result<KeyFileInfo> parse_public_key_file(std::string_view text) {
   auto j = parse_json_strict(text);
   if (!j) return make_error(Errc::bad_format, "public key file: " + j.error().message);
-  if (!j->is_object() || j->value("format", "") != "hoso-public-key-v1")
+  if (!j->is_object() || !j->contains("format") || (*j)["format"] != "hoso-public-key-v1")
     return make_error(Errc::bad_format, "public key file: not a hoso public key (format)");
   if (!j->contains("pub") || !(*j)["pub"].is_string())
     return make_error(Errc::bad_format, "public key file: missing pub");

@@ -147,6 +147,9 @@ Result<SignedItem> issue_certificate(const crypto::SigningKey& root, const CertR
 
 Result<Certificate> read_certificate(const SignedItem& item, const crypto::PublicKey& root) {
   if (item.type != kTypeCert) return make_error(Errc::bad_format, "not a certificate (type " + item.type + ")");
+  // A countersignature on a root-signed item would give the same content a
+  // new id (and so escape a revocation naming the old one): refuse it.
+  if (item.cosig) return make_error(Errc::bad_format, "certificate: carries a countersignature it must not have");
   Body b(item.body, "certificate");
   Status st = b.expect_keys({"issuer", "kind", "name", "unit", "issued_at", "not_after", "serial"},
                             {"parent", "pub", "roles", "slot"});
@@ -216,6 +219,7 @@ Result<SignedItem> issue_revocation(const crypto::SigningKey& root, const Certif
 
 Result<Revocation> read_revocation(const SignedItem& item, const crypto::PublicKey& root) {
   if (item.type != kTypeRevocation) return make_error(Errc::bad_format, "not a revocation (type " + item.type + ")");
+  if (item.cosig) return make_error(Errc::bad_format, "revocation: carries a countersignature it must not have");
   Body b(item.body, "revocation");
   Status st = b.expect_keys({"issuer", "cert", "reason", "effective_at", "issued_at"}, {});
   if (!st) return st.error();
@@ -248,6 +252,7 @@ Result<SignedItem> sign_document(const crypto::SigningKey& root, const char* typ
 Result<SignedDocument> read_document(const SignedItem& item, const crypto::PublicKey& root) {
   if (item.type != kTypeProcedure && item.type != kTypeCalendar)
     return make_error(Errc::bad_format, "not a procedure or calendar (type " + item.type + ")");
+  if (item.cosig) return make_error(Errc::bad_format, item.type + ": carries a countersignature it must not have");
   Body b(item.body, item.type);
   Status st = b.expect_keys({"issuer", "document", "signed_at"}, {});
   if (!st) return st.error();
@@ -257,6 +262,8 @@ Result<SignedDocument> read_document(const SignedItem& item, const crypto::Publi
   auto at = b.integer("signed_at");
   if (!at) return at.error();
   if (!item.body["document"].is_object()) return make_error(Errc::bad_format, item.type + ": document is not an object");
+  if (item.body["document"].value("kind", json()) != json(item.type))
+    return make_error(Errc::bad_format, item.type + ": document kind does not match the item type");
   return SignedDocument{item, item.body["document"], *at};
 }
 
