@@ -505,6 +505,7 @@ TEST_CASE("randomised actions agree with a reference model", "[workflow]") {
     REQUIRE(st->step == m.step);
     REQUIRE(st->holder == m.holder);
   }
+  INFO("applied " << applied << ", refused " << refused);
   CHECK(applied > 30);
   CHECK(refused > 30);
   auto v = a.verify();
@@ -613,4 +614,109 @@ TEST_CASE("an event of a revoked officer is quarantined and does not block the d
   auto v = s1.verify();
   INFO((v.errors.empty() ? std::string() : v.errors.front()));
   CHECK(v.ok());
+}
+
+TEST_CASE("an event chained on a quarantined event is quarantined too, never blocking", "[workflow]") {
+  Province pv;
+  int64_t eff = pv.t0 + 3600 * 4;
+  pv.revoke("a-receiver2", eff);
+  auto s2 = pv.device("a-laptop2", false);
+  auto s1 = pv.device("a-laptop1", true);
+  Desk d2{pv, s2, "a-laptop2", pv.t0 + 3600};
+  auto c1 = d2.receive("a-receiver");
+  d2.t = eff + 600;
+  REQUIRE(d2.act("a-receiver2", c1, "accept"));
+  auto ap = d2.act("a-specialist", c1, "approve");
+  REQUIRE(ap);
+  auto c2 = d2.receive("a-receiver");
+  auto have = marks(s1);
+  auto offer = marks(s2);
+  std::vector<crypto::SignedItem> items;
+  for (const auto& [device, seq] : offer) {
+    auto log = s2.device_log(device, have.count(device) ? have.at(device) : 0, 100000);
+    REQUIRE(log);
+    for (auto& i : *log) items.push_back(std::move(i));
+  }
+  auto r = s1.ingest(items, d2.t + 60);
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r);
+  REQUIRE(r->size() == 4);
+  CHECK((*r)[0].outcome == engine::Outcome::applied);
+  CHECK((*r)[1].outcome == engine::Outcome::quarantined);
+  CHECK((*r)[2].outcome == engine::Outcome::quarantined);
+  CHECK((*r)[3].outcome == engine::Outcome::applied);
+  auto q = s1.quarantine();
+  REQUIRE(q);
+  CHECK(q->size() == 2);
+  auto x = s1.dossier(c1);
+  REQUIRE(x);
+  CHECK(x->status == "received");
+  CHECK(x->step == "receive");
+  CHECK(marks(s1) == marks(s2));
+  CHECK(s1.dossier(c2));
+  CHECK(s1.verify().ok());
+}
+
+TEST_CASE("a revoked officer's earlier event counts only if it arrives within 7 days", "[workflow]") {
+  Province pv;
+  int64_t eff = pv.t0 + 3600 * 4;
+  pv.revoke("a-receiver2", eff);
+  auto s2 = pv.device("a-laptop2", false);
+  auto late = pv.device("a-laptop1", true);
+  Desk d2{pv, s2, "a-laptop2", pv.t0 + 3600};
+  auto c1 = d2.receive("a-receiver2");  // before the effective time
+  auto c2 = d2.receive("a-receiver");
+  SECTION("within 7 days: applied") {
+    auto outs = carry(s2, late, eff + engine::kRevocationGraceSeconds - 60);
+    REQUIRE(outs.size() == 2);
+    CHECK(outs[0].outcome == engine::Outcome::applied);
+    CHECK(outs[1].outcome == engine::Outcome::applied);
+    CHECK(late.dossier(c1));
+    auto q = late.quarantine();
+    REQUIRE(q);
+    CHECK(q->empty());
+  }
+  SECTION("more than 7 days later: quarantined, the next event still applied") {
+    auto outs = carry(s2, late, eff + engine::kRevocationGraceSeconds + 3600);
+    REQUIRE(outs.size() == 2);
+    CHECK(outs[0].outcome == engine::Outcome::quarantined);
+    CHECK(outs[1].outcome == engine::Outcome::applied);
+    CHECK_FALSE(late.dossier(c1));
+    CHECK(late.dossier(c2));
+    CHECK(marks(late) == marks(s2));
+  }
+  CHECK(late.verify().ok());
+}
+
+TEST_CASE("extend and amend are checked before signing", "[workflow]") {
+  Province pv;
+  auto a = pv.device("a-laptop1");
+  Desk d{pv, a, "a-laptop1", pv.t0 + 3600};
+  auto c = d.receive();
+  auto before = marks(a);
+  CHECK_FALSE(d.act("a-receiver", c, "extend", "xin lỗi"));                                 // no date
+  CHECK_FALSE(d.act("a-receiver", c, "extend", "xin lỗi", std::string("2026-03-02")));      // not later
+  CHECK_FALSE(d.act("a-specialist", c, "extend", "xin lỗi", std::string("2026-03-20")));   // wrong role
+  CHECK_FALSE(d.act("b-receiver", c, "extend", "xin lỗi", std::string("2026-03-20")));     // other unit
+  CHECK(marks(a) == before);
+  auto e = d.act("a-receiver", c, "extend", "xin lỗi", std::string("2026-03-20"));
+  REQUIRE(e);
+  CHECK(e->status == "received");
+  CHECK(e->extensions == 1);
+  auto r = areq(c, "amend", "sửa tên");
+  before = marks(a);
+  CHECK_FALSE(a.act(pv.keys.at("a-receiver"), pv.keys.at("a-laptop1"), r, d.t += 600));  // no field
+  r.fields = {{"sex", "khác"}};
+  CHECK_FALSE(a.act(pv.keys.at("a-receiver"), pv.keys.at("a-laptop1"), r, d.t += 600));  // not an option
+  r.fields = {{"nope", "x"}};
+  CHECK_FALSE(a.act(pv.keys.at("a-receiver"), pv.keys.at("a-laptop1"), r, d.t += 600));  // unknown field
+  CHECK(marks(a) == before);
+  r.fields = {{"child_name", "Bé Minh"}};
+  auto am = a.act(pv.keys.at("a-receiver"), pv.keys.at("a-laptop1"), r, d.t += 600);
+  INFO((am ? std::string() : am.error().message));
+  REQUIRE(am);
+  CHECK(am->fields.at("child_name") == "Bé Minh");
+  CHECK(am->status == "received");
+  CHECK(am->step == "receive");
+  CHECK(a.verify().ok());
 }
