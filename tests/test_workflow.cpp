@@ -720,3 +720,81 @@ TEST_CASE("extend and amend are checked before signing", "[workflow]") {
   CHECK(am->step == "receive");
   CHECK(a.verify().ok());
 }
+
+TEST_CASE("randomised actions on a commune desk and a province desk, carried after each", "[workflow]") {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    Province pv;
+    auto a = pv.device("a-laptop1");
+    auto p = pv.device("p-laptop");
+    std::mt19937 rng(seed);
+    Desk da{pv, a, "a-laptop1", pv.t0 + 3600};
+    Desk dp{pv, p, "p-laptop", pv.t0 + 3600};
+    struct Officer { const char* label; std::string unit, role; };
+    const std::vector<Officer> officers = {{"a-receiver", A, "receiver"}, {"a-specialist", A, "specialist"},
+                                           {"a-leader", A, "leader"},     {"b-specialist", B, "specialist"},
+                                           {"p-specialist", P, "specialist"}};
+    const std::vector<std::string> actions = {"accept",  "approve", "send_back", "forward", "request_supplement",
+                                              "reject",  "withdraw", "suspend",  "resume",  "deliver"};
+    std::string code = da.receive();
+    carry(a, p, da.t);
+    Model m;
+    int applied = 0, forwarded = 0;
+    for (int i = 0; i < 200; ++i) {
+      if (m.finished()) {
+        dp.t = da.t = std::max(da.t, dp.t);
+        code = da.receive();
+        carry(a, p, da.t);
+        m = Model{};
+      }
+      const auto& def = Model::steps().at(m.step);
+      const Officer* op = &officers[std::uniform_int_distribution<size_t>(0, officers.size() - 1)(rng)];
+      if (std::uniform_int_distribution<int>(0, 9)(rng) < 6)
+        for (const auto& c : officers)
+          if (c.unit == m.holder && c.role == def.role) op = &c;
+      std::string action = actions[std::uniform_int_distribution<size_t>(0, actions.size() - 1)(rng)];
+      if (std::uniform_int_distribution<int>(0, 9)(rng) < 5) {
+        auto it = def.actions.begin();
+        std::advance(it, std::uniform_int_distribution<size_t>(0, def.actions.size() - 1)(rng));
+        action = it->first;
+      }
+      bool on_province = std::uniform_int_distribution<int>(0, 9)(rng) < (m.holder == P ? 8 : 2);
+      Desk& d = on_province ? dp : da;
+      d.t = std::max(da.t, dp.t);
+      bool note = std::uniform_int_distribution<int>(0, 9)(rng) < 8;
+      auto before = marks(d.store);
+      auto r = d.act(op->label, code, action, note ? "ghi chú" : "");
+      Model expect = m;
+      bool ok = expect.apply(action, op->unit, op->role, note, on_province ? P : A);
+      INFO("seed " << seed << " step " << i << ": " << op->label << " " << action << (note ? " +note" : "") << " on "
+                   << (on_province ? "province" : "commune") << " at " << m.step << " (" << m.status << ")"
+                   << (r ? std::string() : " -> " + r.error().message));
+      REQUIRE(bool(r) == ok);
+      if (!ok) {
+        CHECK(marks(d.store) == before);
+        continue;
+      }
+      ++applied;
+      if (expect.holder == P && m.holder != P) ++forwarded;
+      m = expect;
+      for (const auto& o : carry(a, p, d.t)) CHECK(o.outcome == engine::Outcome::applied);
+      for (const auto& o : carry(p, a, d.t)) CHECK(o.outcome == engine::Outcome::applied);
+      for (engine::Store* s : {&a, &p}) {
+        auto st = s->dossier(code);
+        REQUIRE(st);
+        REQUIRE(st->status == m.status);
+        REQUIRE(st->step == m.step);
+        REQUIRE(st->holder == m.holder);
+        CHECK(st->forks == 0);
+      }
+    }
+    INFO("seed " << seed << " applied " << applied << " forwarded " << forwarded);
+    CHECK(applied > 30);
+    CHECK(forwarded > 0);
+    auto va = a.verify(), vp = p.verify();
+    INFO((va.errors.empty() ? std::string() : va.errors.front()));
+    INFO((vp.errors.empty() ? std::string() : vp.errors.front()));
+    CHECK(va.ok());
+    CHECK(vp.ok());
+    CHECK(marks(a) == marks(p));
+  }
+}
