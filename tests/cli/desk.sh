@@ -144,4 +144,15 @@ for q in "UPDATE items SET bytes = replace(bytes, 'Xã A', 'Xã Z') WHERE type =
   python3 -c "import sqlite3,sys; c=sqlite3.connect('t.db'); c.execute(sys.argv[1]); c.commit()" "$q"
   expect 3 $HOSO verify --db t.db || { echo "tamper: $q" >&2; exit 1; }
 done
+# A second writer waits up to 10 s for the first, then fails clearly; readers
+# are not blocked meanwhile.
+python3 -c "import sqlite3,time; c=sqlite3.connect('a.db', isolation_level=None); c.execute('BEGIN IMMEDIATE'); open('locked','w').close(); time.sleep(14)" &
+holder=$!
+while [[ ! -e locked ]]; do sleep 0.1; done
+[[ $($HOSO list --db a.db --json | jq_ 'len(d)') == 2 ]] || fail "a reader was blocked by a writer"
+start=$(date +%s)
+expect 13 $HOSO act --db a.db --as rcv.key "$code2" resume
+(( $(date +%s) - start >= 9 )) || fail "the second writer did not wait"
+grep -q "another hoso process is writing" err.txt || fail "busy error unclear: $(cat err.txt)"
+wait $holder
 echo "desk: all checks passed"
