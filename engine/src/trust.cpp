@@ -203,12 +203,33 @@ Result<Certificate> read_certificate(const SignedItem& item, const crypto::Publi
   if (c.kind != CertKind::unit && !c.pub) return make_error(Errc::bad_format, "certificate: missing pub");
   if (c.kind == CertKind::officer && c.roles.empty()) return make_error(Errc::bad_format, "certificate: officer without roles");
   if (c.kind == CertKind::device && !c.slot) return make_error(Errc::bad_format, "certificate: device without slot");
+  // The writer's rules (issue_certificate) hold for what is read, too.
+  auto ill = [](const std::string& m) { return make_error(Errc::bad_format, "certificate: " + m); };
+  if (c.name.empty()) return ill("empty name");
+  if (!valid_unit_code(c.unit)) return ill("unit \"" + c.unit + "\" is not a unit code");
+  if (c.parent && c.kind != CertKind::unit) return ill("parent on a " + std::string(cert_kind_name(c.kind)));
+  if (c.parent && (!valid_unit_code(*c.parent) || *c.parent == c.unit))
+    return ill("parent \"" + *c.parent + "\" is not another unit's code");
+  if (b.has("roles") && c.kind != CertKind::officer) return ill("roles on a " + std::string(cert_kind_name(c.kind)));
+  for (size_t i = 0; i < c.roles.size(); ++i)
+    if (!valid_name_token(c.roles[i]) || (i > 0 && c.roles[i - 1] >= c.roles[i]))
+      return ill("roles must be distinct role names in byte order");
+  if (c.slot && c.kind != CertKind::device) return ill("slot on a " + std::string(cert_kind_name(c.kind)));
+  if (c.slot && (*c.slot < 0 || *c.slot > 9)) return ill("slot must be between 0 and 9");
+  auto serial = b.str("serial");
+  if (!serial) return serial.error();
+  if (!crypto::fixed_from_hex<16>(*serial)) return ill("serial is not 32 lower-case hex digits");
   return c;
 }
 
 Result<SignedItem> issue_revocation(const crypto::SigningKey& root, const Certificate& cert, const std::string& reason,
                                     int64_t effective_at, int64_t issued_at) {
   if (reason.empty()) return make_error(Errc::invalid_argument, "--reason must not be empty");
+  // Never retroactive (SPEC §2): acts accepted before the revocation was
+  // issued must not turn invalid afterwards.
+  if (effective_at < issued_at)
+    return make_error(Errc::invalid_argument, "--effective " + utc_iso(effective_at) + " is before now (" +
+                                                  utc_iso(issued_at) + "): a revocation is never retroactive");
   json body{{"issuer", crypto::to_hex(root.public_key())},
             {"cert", cert.id},
             {"reason", reason},
@@ -343,7 +364,8 @@ Status Trust::authorize(const Act& act) const {
   if (!c) return make_error(Errc::not_found, "certificate " + who + " is unknown");
   who = std::string(cert_kind_name(c->kind)) + " \"" + c->name + "\" (" + who + ")";
   if (c->kind != act.kind)
-    return make_error(Errc::unauthorized, who + " is not a " + cert_kind_name(act.kind) + " certificate");
+    return make_error(Errc::unauthorized, who + (act.kind == CertKind::officer ? " is not an " : " is not a ") +
+                                              cert_kind_name(act.kind) + " certificate");
   if (act.at < c->issued_at)
     return make_error(Errc::expired, who + " is not yet valid at " + utc_iso(act.at) + " (valid from " + utc_iso(c->issued_at) + ")");
   if (act.at >= c->not_after)
