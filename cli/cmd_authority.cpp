@@ -144,20 +144,20 @@ void register_authority(CLI::App& app) {
     cmd->add_option("--kind", o->kind, "unit, officer, device or server")->required();
     cmd->add_option("--name", o->name, "Name of the unit, officer, device or server")->required();
     cmd->add_option("--unit", o->unit, "Unit code (a unit's own code for --kind unit)")->required();
-    cmd->add_option("--parent", o->parent, "Parent unit code (units only)");
+    auto* parent = cmd->add_option("--parent", o->parent, "Parent unit code (units only)");
     cmd->add_option("--roles", o->roles, "Comma-separated roles (officers only)");
     cmd->add_option("--slot", o->slot, "Desk slot 0-9 (devices only)");
     cmd->add_option("--days", o->days, "Validity in days from now (default 1825)");
     cmd->add_option("--out", o->out, "Certificate file to write")->required();
     add_common(cmd, o->c, true);
-    on_run(cmd, [o]() -> Status {
+    on_run(cmd, [o, parent]() -> Status {
       engine::CertRequest req;
       auto kind = engine::parse_cert_kind(o->kind);
       if (!kind) return kind.error();
       req.kind = *kind;
       req.name = o->name;
       req.unit = o->unit;
-      if (!o->parent.empty()) req.parent = o->parent;
+      if (parent->count()) req.parent = o->parent;  // an empty --parent "" is refused, not ignored
       req.roles = split_csv(o->roles);
       if (o->slot != kNoSlot) req.slot = o->slot;
       req.days = o->days;
