@@ -1125,6 +1125,9 @@ TEST_CASE("crypto: nesting is bounded", "[crypto]") {
   CHECK(msg(hc::parse_canonical(nest(33, "[", "]"))).find("nesting deeper than 32") != std::string::npos);
   CHECK(hc::parse_canonical(nest(31, "{\"a\":", "}", "[]")).ok());
   CHECK(code(hc::parse_canonical(nest(32, "{\"a\":", "}", "[]"))) == "bad_format");
+  CHECK(hc::parse_canonical(nest(32, "{\"a\":", "}", "1")).ok());
+  CHECK(code(hc::parse_canonical(nest(33, "{\"a\":", "}", "1"))) == "bad_format");
+  CHECK(code(hc::parse_canonical(nest(31, "[", "]", nest(2, "{\"a\":", "}", "1").c_str()))) == "bad_format");
   CHECK(code(hc::parse_canonical(nest(100000, "[", "]"))) == "bad_format");  // no stack overflow
   CHECK(code(hc::parse_json_strict(nest(100000, "{\"a\":", "}", "1"))) == "bad_format");
   // siblings do not add up: depth, not count

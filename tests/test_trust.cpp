@@ -565,6 +565,44 @@ TEST_CASE("trust: signed procedures and calendars", "[trust]") {
   }
 }
 
+TEST_CASE("trust: root-signed items carry no countersignature", "[trust]") {
+  // With one, the same content would get a new id and escape a revocation
+  // that names the old one (PROTOCOL §4.4).
+  const auto& k = keys();
+  auto rewrap = [&k](const hc::SignedItem& item) {
+    auto env = hc::parse_canonical(item.bytes);
+    REQUIRE(env.ok());
+    (*env)["cosig"] = hc::to_hex(item.sig);
+    auto bytes = hc::canonical_json(*env);
+    REQUIRE(bytes.ok());
+    auto again = hc::parse_item(*bytes);
+    REQUIRE(again.ok());
+    CHECK(again->id != item.id);
+    CHECK(hc::verify_sig(*again, k.root.public_key()));
+    return *again;
+  };
+  auto cert_item = issue(officer_req());
+  auto cert = he::read_certificate(rewrap(cert_item), k.root.public_key());
+  CHECK(code(cert) == "bad_format");
+  CHECK(has(msg(cert), "countersignature"));
+  auto rev = revoke(read(cert_item), kT0, kT0);
+  CHECK(code(he::read_revocation(rewrap(rev), k.root.public_key())) == "bad_format");
+  auto doc = he::sign_document(k.root, he::kTypeCalendar, json{{"kind", "calendar"}}, kT0);
+  REQUIRE(doc.ok());
+  CHECK(code(he::read_document(rewrap(*doc), k.root.public_key())) == "bad_format");
+  // a cosigner at signing time is refused the same way
+  auto cosigned = hc::sign_item(he::kTypeCert, cert_item.body, k.root, &k.device);
+  REQUIRE(cosigned.ok());
+  CHECK(code(he::read_certificate(*cosigned, k.root.public_key())) == "bad_format");
+  he::Trust t(k.root.public_key());
+  REQUIRE(t.add(cert_item).ok());
+  REQUIRE(t.add(rev).ok());
+  CHECK_FALSE(t.add(rewrap(cert_item)).ok());
+  CHECK_FALSE(t.add(rewrap(rev)).ok());
+  CHECK(t.certificates().size() == 1);
+  CHECK(code(t.authorize(officer_act(rewrap(cert_item).id_hex(), kT0 + 1))) == "not_found");
+}
+
 // ============================================================================
 // Files of items
 // ============================================================================
@@ -677,7 +715,9 @@ TEST_CASE("trust: Trust::add keeps certificates and revocations", "[trust]") {
     CHECK(t.unit(kParent) == nullptr);
   }
   SECTION("find_by_key prefers a certificate valid at the time, then the newest") {
+    // the newer certificate must sort first by id, so that the search meets it first
     auto later = issue(officer_req(kT0 + 100 * kDay, 10));
+    while (later.id_hex() > cert_item.id_hex()) later = issue(officer_req(kT0 + 100 * kDay, 10));
     REQUIRE(t.add(later).ok());
     const auto& pk = k.officer.public_key();
     REQUIRE(t.find_by_key(pk, he::CertKind::officer, kT0 + 1) != nullptr);
