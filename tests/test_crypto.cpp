@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <limits>
 #include <cstdint>
@@ -1595,6 +1596,27 @@ TEST_CASE("crypto: write_file_atomic", "[crypto]") {
   // a path that is a folder
   CHECK_FALSE(hc::write_file_atomic(d.path, "x").ok());
   CHECK(d.entries() == std::vector<std::string>{"cert", "secret.key"});
+
+  // threads writing the same path: every write succeeds and the file is
+  // always one writer's whole contents, never a mix
+  {
+    const std::string shared = d.file("shared");
+    std::atomic<int> failures{0}, torn{0};
+    auto writer = [&](char c) {
+      for (int i = 0; i < 200; ++i) {
+        if (!hc::write_file_atomic(shared, std::string(20000, c)).ok()) ++failures;
+        auto now = hc::read_file(shared);
+        if (now.ok() && *now != std::string(20000, 'a') && *now != std::string(20000, 'b')) ++torn;
+      }
+    };
+    std::thread ta(writer, 'a'), tb(writer, 'b');
+    ta.join();
+    tb.join();
+    CHECK(failures == 0);
+    CHECK(torn == 0);
+    CHECK(d.entries() == std::vector<std::string>{"cert", "secret.key", "shared"});
+    ::unlink(shared.c_str());
+  }
 
   // a relative path (folder ".")
   char cwd[4096];

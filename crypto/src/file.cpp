@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -51,7 +52,10 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode, bool exclusive) {
   if (exclusive && ::access(path.c_str(), F_OK) == 0)
     return make_error(Errc::conflict, path + " already exists; refusing to overwrite it");
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // Unique per call, so that threads writing the same path never share (and
+  // mix) a temporary file.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return os_error("cannot create", tmp);
   size_t off = 0;
