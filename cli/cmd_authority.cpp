@@ -229,7 +229,7 @@ void register_authority(CLI::App& app) {
       auto root = load_key(d.key(), o->c);
       if (!root) return root.error();
       auto item = engine::sign_document(*root, type, *doc, *t);
-      if (!item) return item.error();
+      if (!item) return make_error(item.error().code, o->in + ": " + item.error().message);
       Status st = save_items(o->out, {&*item});
       if (!st) return st;
       record_issued(d, *item, "." + kind);

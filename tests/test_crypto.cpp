@@ -50,6 +50,7 @@ std::string msg(const R& r) {
 
 hc::Bytes bytes_of(std::string_view s) { return hc::Bytes(s.begin(), s.end()); }
 std::string str_of(const hc::Bytes& b) { return std::string(b.begin(), b.end()); }
+bool has_text(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 std::string hex_of(std::string_view s) { return hc::to_hex(hc::as_bytes(s)); }
 
 hc::SigningKey key_from(uint8_t first) {
@@ -1326,6 +1327,16 @@ TEST_CASE("crypto: sign_item builds the canonical envelope", "[crypto]") {
     CHECK(code(hc::sign_item("example", json{{"f", 1.5}}, signer)) == "bad_format");
     CHECK(code(hc::sign_item("example", json{{"s", std::string("\xC0\xAF")}}, signer)) == "bad_format");
     CHECK(code(hc::sign_item("example", json{{"big", std::string(1 << 20, 'x')}}, signer)) == "invalid_argument");
+    // nesting: the envelope is level 1, the body level 2; a reader accepts 32 levels
+    json deep = 1;
+    for (int i = 0; i < 30; ++i) deep = json::array({deep});
+    auto ok31 = hc::sign_item("example", json{{"d", deep}}, signer);  // body: 31 levels
+    REQUIRE(ok31.ok());
+    CHECK(hc::parse_item(ok31->bytes).ok());
+    deep = json::array({deep});
+    auto too_deep = hc::sign_item("example", json{{"d", deep}}, signer);  // body: 32 levels
+    CHECK(code(too_deep) == "bad_format");
+    CHECK(has_text(msg(too_deep), "nested deeper"));
   }
 }
 

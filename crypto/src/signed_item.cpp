@@ -1,5 +1,7 @@
 #include "hoso/crypto/signed_item.hpp"
 
+#include <algorithm>
+
 #include "hoso/crypto/canonical.hpp"
 
 namespace hoso::crypto {
@@ -10,6 +12,14 @@ bool valid_type(std::string_view t) {
   for (char c : t)
     if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
   return true;
+}
+
+// Levels of arrays and objects in `v` (a scalar has none).
+int nesting(const nlohmann::json& v) {
+  if (!v.is_structured()) return 0;
+  int deepest = 0;
+  for (const auto& e : v) deepest = std::max(deepest, nesting(e));
+  return deepest + 1;
 }
 
 Bytes cosign_message(const std::string& body_bytes, const Signature& sig) {
@@ -29,6 +39,9 @@ Result<SignedItem> sign_item(std::string_view type, const nlohmann::json& body, 
   if (!body.is_object()) return make_error(Errc::bad_format, "item body must be an object");
   auto bb = canonical_json(body);
   if (!bb) return bb.error();
+  // parse_item refuses envelopes nested deeper than 32 levels (the body is
+  // level 2): never sign what no reader accepts.
+  if (nesting(body) > 31) return make_error(Errc::bad_format, "item body nested deeper than 31 levels");
   SignedItem it;
   it.type = std::string(type);
   it.body = body;

@@ -352,6 +352,12 @@ printf 'not json' >garbage.json
 sign_fails 4 garbage.json "invalid JSON"
 printf '[1, 2]' >array.json
 sign_fails 4 array.json kind
+# a document the reader would refuse (nested too deep for an envelope) is not signed
+mutate cal.json deep.json "
+v = 1
+for _ in range(30): v = [v]
+d['x_deep'] = v"
+sign_fails 4 deep.json "nested deeper"
 expect_fail 8 "$HOSO" authority sign --dir prov --in missing.json --out bad.signed
 assert_absent bad.signed
 HOSO_PASSPHRASE=wrong expect_fail 6 "$HOSO" authority sign --dir prov --in cal.json --out bad.signed
