@@ -714,6 +714,20 @@ TEST_CASE("trust: Trust::add keeps certificates and revocations", "[trust]") {
     CHECK(t.unit(kUnit)->id == new_unit.id_hex());
     CHECK(t.unit(kParent) == nullptr);
   }
+  SECTION("units: equally new certificates of a code are chosen alike in every store") {
+    auto r1 = unit_req(kT0 + kDay), r2 = unit_req(kT0 + kDay);
+    r2.parent = "000.00.01.H12";  // the two disagree on the parent
+    auto u1 = issue(r1), u2 = issue(r2);
+    const std::string want = std::min(u1.id_hex(), u2.id_hex());
+    for (bool first : {true, false}) {
+      he::Trust s(k.root.public_key());
+      REQUIRE(s.add(first ? u1 : u2).ok());
+      REQUIRE(s.add(first ? u2 : u1).ok());
+      REQUIRE(s.unit(kUnit) != nullptr);
+      INFO((first ? "u1 first" : "u2 first"));
+      CHECK(s.unit(kUnit)->id == want);
+    }
+  }
   SECTION("find_by_key prefers a certificate valid at the time, then the newest") {
     // the newer certificate must sort first by id, so that the search meets it first
     auto later = issue(officer_req(kT0 + 100 * kDay, 10));

@@ -313,7 +313,11 @@ Status Trust::add(const SignedItem& item) {
     if (certs_.count(c->id)) return {};
     if (c->kind == CertKind::unit) {
       auto cur = unit_by_code_.find(c->unit);
-      if (cur == unit_by_code_.end() || certs_.at(cur->second).issued_at <= c->issued_at) unit_by_code_[c->unit] = c->id;
+      // The newest; among equally new ones the smallest id, so that every
+      // store agrees whatever order the certificates arrived in.
+      if (cur == unit_by_code_.end() || certs_.at(cur->second).issued_at < c->issued_at ||
+          (certs_.at(cur->second).issued_at == c->issued_at && c->id < cur->second))
+        unit_by_code_[c->unit] = c->id;
     }
     std::string id = c->id;
     certs_.emplace(id, std::move(*c));
