@@ -269,6 +269,11 @@ void register_authority(CLI::App& app) {
         auto e = engine::parse_iso8601(o->effective);
         if (!e) return make_error(Errc::invalid_argument, "--effective: " + e.error().message);
         eff = *e;
+        if (eff < *t)  // checked before asking for the passphrase
+          return make_error(Errc::invalid_argument,
+                            "--effective " + engine::format_iso8601(eff, display_offset_minutes()) + " is before now (" +
+                                engine::format_iso8601(*t, display_offset_minutes()) +
+                                "): a revocation is never retroactive");
       }
       auto root = load_key(d.key(), o->c);
       if (!root) return root.error();

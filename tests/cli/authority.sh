@@ -400,6 +400,9 @@ revoke_fails() { # CODE TEXT args...
   assert_absent bad.rev
 }
 revoke_fails 2 "never retroactive" --cert officer.cert --reason x --effective 2026-03-05T08:59:59+07:00
+error_says "2026-03-05T08:59:59+07:00 is before now (2026-03-05T09:00:00+07:00)"
+# told before any passphrase is needed
+HOSO_PASSPHRASE=wrong revoke_fails 2 "never retroactive" --cert officer.cert --reason x --effective 2026-03-04T09:00:00+07:00
 revoke_fails 2 "--effective" --cert officer.cert --reason x --effective yesterday
 revoke_fails 2 "--effective" --cert officer.cert --reason x --effective 2026-03-06T08:00:00
 revoke_fails 2 "--reason" --cert officer.cert --reason ""
