@@ -41,6 +41,16 @@ CREATE INDEX dossiers_by_due ON dossiers(due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX dossiers_by_holder ON dossiers(holder, step);
 CREATE INDEX dossiers_by_opened ON dossiers(opened_at);
 )SQL",
+    // 2: sync. Units that ever held a dossier (for the pull feed), devices
+    // whose log is known to be complete from 1, and delivery receipts.
+    R"SQL(
+CREATE TABLE dossier_units(code TEXT NOT NULL, unit TEXT NOT NULL, PRIMARY KEY(code, unit)) WITHOUT ROWID;
+CREATE INDEX dossier_units_by_unit ON dossier_units(unit);
+INSERT OR IGNORE INTO dossier_units(code, unit) SELECT code, unit FROM dossiers;
+INSERT OR IGNORE INTO dossier_units(code, unit) SELECT code, holder FROM dossiers;
+ALTER TABLE devices ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE receipts(id INTEGER PRIMARY KEY, server_store TEXT NOT NULL, acked INTEGER NOT NULL, bytes BLOB NOT NULL, at INTEGER NOT NULL);
+)SQL",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion, "one migration per schema version");
@@ -163,6 +173,19 @@ struct Store::Impl {
     return r;
   }
 
+  Status note_units(const DossierState& s) {
+    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO dossier_units(code, unit) VALUES(?, ?)");
+    if (!st) return st.error();
+    std::set<std::string> units = {s.unit, s.holder};
+    for (const auto& v : s.visits) units.insert(v.unit);
+    for (const auto& u : units) {
+      st->bind(1, s.code).bind(2, u);
+      Status r = st->run();
+      if (!r) return r;
+    }
+    return {};
+  }
+
   Result<int64_t> watermark(const std::string& device) const {
     auto st = Stmt::prepare(db, "SELECT seq FROM devices WHERE device = ?");
     if (!st) return st.error();
@@ -199,6 +222,8 @@ struct Store::Impl {
     if (!st) return st.error();
     auto state = crypto::canonical_json(state_json(s));
     if (!state) return state.error();
+    Status units = note_units(s);
+    if (!units) return units;
     st->bind(1, s.code).bind(2, s.unit).bind(3, s.holder).bind(4, s.procedure).bind(5, s.version).bind(6, s.step);
     st->bind(7, s.status).bind(8, s.applicant).bind(9, s.visits.empty() ? s.received_at : s.visits.front().entered_at);
     st->bind(10, s.received_at).bind(11, s.due_at).bind(12, s.finished_at).bind(13, s.timeliness).bind(14, *state);
@@ -206,7 +231,7 @@ struct Store::Impl {
   }
 
   // One event, inside the caller's transaction.
-  Result<IngestResult> ingest_event(const crypto::SignedItem& item, int64_t arrived_at) {
+  Result<IngestResult> ingest_event(const crypto::SignedItem& item, int64_t arrived_at, bool contiguous = true) {
     auto ev = read_event(item);
     if (!ev) return ev.error();
     IngestResult res{Outcome::applied, ev->hash, {}};
@@ -226,11 +251,14 @@ struct Store::Impl {
     if (!sig) return sig.error();
     auto last = watermark(ev->body.device);
     if (!last) return last.error();
-    if (ev->body.seq != *last + 1)
+    bool gap = ev->body.seq != *last + 1;
+    if (gap && contiguous)
       return make_error(Errc::bad_format, "gap: device " + ev->body.device.substr(0, 16) + " is at sequence " + std::to_string(*last) +
                                               ", this event has " + std::to_string(ev->body.seq));
     auto events = events_of(ev->body.dossier);
     if (!events) return events.error();
+    if (!contiguous && !ev->body.prev.empty() && !events->count(ev->body.prev))
+      return IngestResult{Outcome::deferred, ev->hash, "previous event not here yet"};
     if (!ev->body.prev.empty() && !events->count(ev->body.prev)) {
       // Built on an event this store does not hold (as applied): evidence,
       // but it cannot be judged; keep it quarantined.
@@ -253,9 +281,11 @@ struct Store::Impl {
     ins->bind_blob(12, item.bytes);
     Status st = ins->run();
     if (!st) return st.error();
-    auto wm = Stmt::prepare(db, "INSERT INTO devices(device, seq) VALUES(?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq");
+    auto wm = Stmt::prepare(db,
+                            "INSERT INTO devices(device, seq, complete) VALUES(?1, max(?2, 0), ?3) ON CONFLICT(device) DO UPDATE "
+                            "SET seq = max(seq, excluded.seq), complete = complete AND excluded.complete");
     if (!wm) return wm.error();
-    wm->bind(1, b.device).bind(2, b.seq);
+    wm->bind(1, b.device).bind(2, b.seq).bind(3, int64_t{gap ? 0 : 1});
     if (!(st = wm->run())) return st.error();
     if (res.outcome == Outcome::applied) {
       events->emplace(ev->hash, std::move(*ev));
@@ -436,15 +466,23 @@ Result<Store> Store::open(const std::string& path, bool write) {
 }
 
 Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::SignedItem>& items, int64_t arrived_at) {
+  std::vector<Incoming> in;
+  in.reserve(items.size());
+  for (const auto& it : items) in.push_back({it, arrived_at});
+  return ingest(in, true);
+}
+
+Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& items, bool contiguous) {
   auto& I = *impl_;
   auto tx = Tx::begin(I.db);
   if (!tx) return tx.error();
   std::vector<IngestResult> out;
-  // Root-signed items first, so events in the same file can rely on them.
+  // Root-signed items first, so events in the same batch can rely on them.
   auto run = [&](bool events) -> Status {
-    for (const auto& it : items) {
+    for (const auto& in : items) {
+      const auto& it = in.item;
       if ((it.type == kTypeEvent) != events) continue;
-      auto r = events ? I.ingest_event(it, arrived_at) : I.ingest_root_item(it, arrived_at);
+      auto r = events ? I.ingest_event(it, in.arrived_at, contiguous) : I.ingest_root_item(it, in.arrived_at);
       if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
       out.push_back(*r);
     }
@@ -461,6 +499,93 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::Signed
   }
   return out;
 }
+
+Result<Store::Feed> Store::feed(const std::string& unit, int64_t items_after, int64_t events_after, size_t max_bytes) const {
+  const auto& I = *impl_;
+  Feed f;
+  f.items_pos = items_after;
+  f.events_pos = events_after;
+  size_t bytes = 0;
+  {
+    auto st = Stmt::prepare(I.db, "SELECT rowid, bytes, added_at FROM items WHERE rowid > ? ORDER BY rowid");
+    if (!st) return st.error();
+    st->bind(1, items_after);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      if (bytes >= max_bytes) return f;  // more items wait for the next batch
+      std::string b = st->text(1);
+      bytes += b.size();
+      f.entries.push_back({std::move(b), st->i64(2), false});
+      f.items_pos = st->i64(0);
+    }
+  }
+  auto st = Stmt::prepare(I.db,
+                          "SELECT e.rowid, e.dossier FROM events e WHERE e.rowid > ?1 AND e.quarantine IS NULL AND "
+                          "EXISTS (SELECT 1 FROM dossier_units u WHERE u.code = e.dossier AND u.unit = ?2) ORDER BY e.rowid");
+  if (!st) return st.error();
+  st->bind(1, events_after).bind(2, unit);
+  auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid <= ? ORDER BY rowid");
+  if (!chain) return chain.error();
+  std::set<std::string> sent, atts;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) {
+      f.done = true;
+      break;
+    }
+    if (bytes >= max_bytes) break;
+    int64_t pos = st->i64(0);
+    chain->bind(1, st->text(1)).bind(2, pos);
+    for (;;) {
+      auto c = chain->step();
+      if (!c) return c.error();
+      if (!*c) break;
+      if (!sent.insert(chain->text(0)).second) continue;
+      std::string b = chain->text(1);
+      bytes += b.size();
+      auto item = crypto::parse_item(b);
+      if (item) {
+        auto ev = read_event(*item);
+        if (ev)
+          for (const auto& a : ev->body.attachments()) atts.insert(a.hash);
+      }
+      f.entries.push_back({std::move(b), chain->i64(2), true});
+    }
+    chain->reset();
+    f.events_pos = pos;
+  }
+  f.attachments.assign(atts.begin(), atts.end());
+  return f;
+}
+
+Result<std::pair<int64_t, int64_t>> Store::feed_end() const {
+  auto st = Stmt::prepare(impl_->db, "SELECT (SELECT ifnull(max(rowid), 0) FROM items), (SELECT ifnull(max(rowid), 0) FROM events)");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return std::pair<int64_t, int64_t>{st->i64(0), st->i64(1)};
+}
+
+Status Store::add_receipt(const std::string& server_store, int64_t acked, const std::string& receipt_bytes, int64_t at) {
+  auto st = Stmt::prepare(impl_->db, "INSERT INTO receipts(server_store, acked, bytes, at) VALUES(?,?,?,?)");
+  if (!st) return st.error();
+  st->bind(1, server_store).bind(2, acked).bind_blob(3, receipt_bytes).bind(4, at);
+  return st->run();
+}
+
+Result<std::optional<std::string>> Store::last_receipt() const {
+  auto st = Stmt::prepare(impl_->db, "SELECT bytes FROM receipts ORDER BY id DESC LIMIT 1");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->text(0));
+}
+
+Status Store::set_meta_value(const std::string& key, const std::string& value) { return impl_->set_meta(key, value); }
 
 Status Store::add_attachment(const std::string& data, const std::string& expected_hash) {
   if (crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data))) != expected_hash)
@@ -706,10 +831,20 @@ VerifyReport Store::verify() const {
       events.emplace(ev.hash, std::move(ev));
     }
   }
+  std::set<std::string> partial;  // devices whose log this store holds with gaps (pulled)
+  {
+    auto st = Stmt::prepare(I.db, "SELECT device FROM devices WHERE complete = 0");
+    if (st)
+      for (;;) {
+        auto row = st->step();
+        if (!row || !*row) break;
+        partial.insert(st->text(0));
+      }
+  }
   for (auto& [device, list] : seqs) {
     std::sort(list.begin(), list.end());
     for (size_t i = 0; i < list.size(); ++i) {
-      if (list[i].first != static_cast<int64_t>(i) + 1) {
+      if (!partial.count(device) && list[i].first != static_cast<int64_t>(i) + 1) {
         err("events: device " + device.substr(0, 16) + " has a gap before sequence " + std::to_string(list[i].first));
         break;
       }
@@ -726,7 +861,7 @@ VerifyReport Store::verify() const {
         if (!row || !*row) break;
         std::string d = st->text(0);
         seen.insert(d);
-        int64_t expect = seqs.count(d) ? static_cast<int64_t>(seqs[d].size()) : 0;
+        int64_t expect = !seqs.count(d) ? 0 : partial.count(d) ? seqs[d].back().first : static_cast<int64_t>(seqs[d].size());
         if (st->i64(1) != expect) err("devices " + d.substr(0, 16) + ": watermark " + std::to_string(st->i64(1)) + " but the log holds " + std::to_string(expect));
       }
       for (const auto& [d, l] : seqs)

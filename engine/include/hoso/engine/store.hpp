@@ -22,7 +22,7 @@
 namespace hoso::engine {
 
 inline constexpr int32_t kApplicationId = 0x484f534f;  // "HOSO"
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct AttachmentFile {
   std::string name;
@@ -44,7 +44,9 @@ struct ActRequest {
 };
 
 // What happened to one item offered to the store.
-enum class Outcome { applied, duplicate, quarantined };
+// deferred: a pulled event whose previous event this store lacks; nothing is
+// stored and a later pull brings it again after its chain.
+enum class Outcome { applied, duplicate, quarantined, deferred };
 struct IngestResult {
   Outcome outcome = Outcome::applied;
   std::string id, reason;  // reason: why quarantined
@@ -89,6 +91,41 @@ class Store {
   // signed but not allowed; anything else is refused and nothing of the call
   // is applied (one transaction).
   Result<std::vector<IngestResult>> ingest(const std::vector<crypto::SignedItem>& items, int64_t arrived_at);
+
+  // An item with the time it reached a server (the revocation grace is judged
+  // against the first server's receipt, wherever the item is checked again).
+  struct Incoming {
+    crypto::SignedItem item;
+    int64_t arrived_at = 0;
+  };
+  // `contiguous`: a device pushing its own log — each device's sequence must
+  // follow on exactly (a gap refuses the batch). Otherwise (a pull from a
+  // server) other devices' logs may arrive with gaps.
+  Result<std::vector<IngestResult>> ingest(const std::vector<Incoming>& items, bool contiguous);
+
+  // The pull feed (SPEC §5): root-signed items after `items_after`, then
+  // applied events after `events_after` (store order) of the dossiers `unit`
+  // holds or has held — each touched dossier's whole chain, so a dossier
+  // newly forwarded to the unit arrives complete. Stops near max_bytes.
+  struct FeedEntry {
+    std::string bytes;
+    int64_t arrived_at = 0;
+    bool event = false;
+  };
+  struct Feed {
+    std::vector<FeedEntry> entries;
+    int64_t items_pos = 0, events_pos = 0;  // the cursor after this batch
+    bool done = false;                      // nothing more after this batch
+    std::vector<std::string> attachments;   // hashes the events reference
+  };
+  Result<Feed> feed(const std::string& unit, int64_t items_after, int64_t events_after, size_t max_bytes) const;
+  // Highest positions of the feed (a cursor beyond them comes from a restored store).
+  Result<std::pair<int64_t, int64_t>> feed_end() const;
+
+  // Proof of delivery a server signed for a device; kept by the device.
+  Status add_receipt(const std::string& server_store, int64_t acked, const std::string& receipt_bytes, int64_t at);
+  Result<std::optional<std::string>> last_receipt() const;
+  Status set_meta_value(const std::string& key, const std::string& value);
   Status add_attachment(const std::string& data, const std::string& expected_hash);
 
   // Local actions: checked completely before anything is signed.
