@@ -20,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -586,6 +587,17 @@ TEST_CASE("crypto: ed25519 keys from seeds, signatures and fingerprints", "[cryp
     CHECK(hc::fingerprint(k.public_key()) == hc::to_hex(hc::ByteView(h.data(), 8)));
     CHECK(hc::fingerprint(k.public_key()).size() == 16);
     CHECK(hc::fingerprint(key_from(1).public_key()) != hc::fingerprint(k.public_key()));
+  }
+  SECTION("a seed of any size but 32 bytes is refused, never read past") {
+    for (size_t n : {size_t(0), size_t(1), size_t(16), size_t(31), size_t(33), size_t(64)}) {
+      INFO("seed of " << n << " bytes");
+      hc::Bytes s(n, 0x42);
+      CHECK_THROWS_AS(hc::SigningKey::from_seed(s), std::invalid_argument);
+      CHECK_THROWS_WITH(hc::SigningKey::from_seed(s), Catch::Contains("exactly 32 bytes"));
+    }
+    CHECK_THROWS_AS(hc::SigningKey::from_seed(hc::ByteView()), std::invalid_argument);
+    hc::Bytes exact(32, 0x42);
+    CHECK_NOTHROW(hc::SigningKey::from_seed(exact));
   }
 }
 

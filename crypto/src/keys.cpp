@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include "hoso/crypto/canonical.hpp"
 
@@ -24,6 +25,10 @@ SigningKey SigningKey::generate() {
 }
 
 SigningKey SigningKey::from_seed(ByteView seed32) {
+  // Never read past (or silently truncate) a seed of the wrong size.
+  if (seed32.size() != crypto_sign_SEEDBYTES)
+    throw std::invalid_argument("SigningKey::from_seed: the seed must be exactly 32 bytes, not " +
+                                std::to_string(seed32.size()));
   init();
   SigningKey k;
   k.seed_ = SecretBytes(seed32.data(), crypto_sign_SEEDBYTES);

@@ -23,7 +23,9 @@ class SigningKey {
  public:
   // A fresh key from the process's random source.
   static SigningKey generate();
-  // A key from a 32-byte seed (test vectors, key files).
+  // A key from a 32-byte seed (test vectors, key files). The seed must be
+  // exactly 32 bytes: any other size throws std::invalid_argument (nothing is
+  // read past a short seed, nothing of a long one is silently dropped).
   static SigningKey from_seed(ByteView seed32);
 
   const PublicKey& public_key() const { return pk_; }
