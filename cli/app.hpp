@@ -70,6 +70,7 @@ void register_key(CLI::App& app);
 void register_authority(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_desk(CLI::App& app);
+void register_sync(CLI::App& app);
 // True once `verify` found a problem: the process exits 3 (SPEC §4).
 bool verification_failed();
 

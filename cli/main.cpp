@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   register_key(app);
   register_authority(app);
   register_desk(app);
+  register_sync(app);
   register_demo(app);
   try {
     app.parse(argc, argv);

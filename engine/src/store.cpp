@@ -50,6 +50,7 @@ INSERT OR IGNORE INTO dossier_units(code, unit) SELECT code, unit FROM dossiers;
 INSERT OR IGNORE INTO dossier_units(code, unit) SELECT code, holder FROM dossiers;
 ALTER TABLE devices ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE receipts(id INTEGER PRIMARY KEY, server_store TEXT NOT NULL, acked INTEGER NOT NULL, bytes BLOB NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE attachments_partial(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
 )SQL",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -130,6 +131,7 @@ struct Store::Impl {
   std::string path;
   std::unique_ptr<Registry> reg;
   std::map<std::string, std::string> meta;
+  int64_t loaded_items = 0;
 
   Status load() {
     Status ms = load_meta_keys();
@@ -137,6 +139,7 @@ struct Store::Impl {
     auto root = crypto::fixed_from_hex<32>(meta["root"]);
     if (!root) return make_error(Errc::bad_format, path + ": meta root: " + root.error().message);
     reg = std::make_unique<Registry>(*root);
+    int64_t n = 0;
     auto it = Stmt::prepare(db, "SELECT id, bytes FROM items ORDER BY rowid");
     if (!it) return it.error();
     for (;;) {
@@ -147,7 +150,9 @@ struct Store::Impl {
       if (!item) return make_error(Errc::bad_format, "items " + it->text(0).substr(0, 16) + ": " + item.error().message);
       Status st = reg->add(*item);
       if (!st) return make_error(st.error().code, "items " + it->text(0).substr(0, 16) + ": " + st.error().message);
+      ++n;
     }
+    loaded_items = n;
     return {};
   }
 
@@ -309,6 +314,7 @@ struct Store::Impl {
     if (!ins) return ins.error();
     ins->bind(1, item.id_hex()).bind(2, item.type).bind_blob(3, item.bytes).bind(4, now);
     if (!(st = ins->run())) return st.error();
+    ++loaded_items;
     return IngestResult{Outcome::applied, item.id_hex(), {}};
   }
 
@@ -583,6 +589,92 @@ Result<std::optional<std::string>> Store::last_receipt() const {
   if (!row) return row.error();
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(st->text(0));
+}
+
+Result<std::pair<int64_t, int64_t>> Store::attachment_progress(const std::string& hash) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT size, size, 1 FROM attachments WHERE hash = ?1 UNION ALL SELECT length(data), size, 0 FROM attachments_partial WHERE hash = ?1");
+  if (!st) return st.error();
+  st->bind(1, hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::pair<int64_t, int64_t>{0, -1};
+  return std::pair<int64_t, int64_t>{st->i64(0), st->i64(1)};
+}
+
+Result<int64_t> Store::put_attachment_chunk(const std::string& hash, int64_t size, int64_t offset, std::string_view data) {
+  auto& I = *impl_;
+  if (size < 0 || size > kMaxAttachment) return make_error(Errc::bad_format, "attachment size out of range");
+  auto tx = Tx::begin(I.db);
+  if (!tx) return tx.error();
+  auto have = attachment_progress(hash);
+  if (!have) return have.error();
+  if (have->second >= 0 && have->first == have->second) return have->first;  // complete already
+  if (offset != have->first) return make_error(Errc::bad_format, "attachment chunk at " + std::to_string(offset) + ", expected " + std::to_string(have->first));
+  if (have->second >= 0 && have->second != size) return make_error(Errc::bad_format, "attachment size changed between chunks");
+  if (offset + static_cast<int64_t>(data.size()) > size) return make_error(Errc::bad_format, "attachment chunk beyond its declared size");
+  std::string all;
+  if (offset > 0) {
+    auto q = Stmt::prepare(I.db, "SELECT data FROM attachments_partial WHERE hash = ?");
+    if (!q) return q.error();
+    q->bind(1, hash);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (*row) all = q->text(0);
+  }
+  all.append(data);
+  Status st;
+  if (static_cast<int64_t>(all.size()) == size) {
+    if (crypto::to_hex(crypto::blake2b256(crypto::as_bytes(all))) != hash) {
+      auto del = Stmt::prepare(I.db, "DELETE FROM attachments_partial WHERE hash = ?");
+      if (del) { del->bind(1, hash); (void)del->run(); (void)tx->commit(); }
+      return make_error(Errc::bad_format, "attachment " + hash.substr(0, 16) + ": content does not match its hash (discarded)");
+    }
+    st = I.put_attachment(all);
+    auto del = Stmt::prepare(I.db, "DELETE FROM attachments_partial WHERE hash = ?");
+    if (!del) return del.error();
+    del->bind(1, hash);
+    if (st) st = del->run();
+  } else {
+    auto up = Stmt::prepare(I.db, "INSERT OR REPLACE INTO attachments_partial(hash, size, data) VALUES(?,?,?)");
+    if (!up) return up.error();
+    up->bind(1, hash).bind(2, size).bind_blob(3, all);
+    st = up->run();
+  }
+  if (st) st = tx->commit();
+  if (!st) return st.error();
+  return static_cast<int64_t>(all.size());
+}
+
+Result<std::vector<std::string>> Store::missing_attachments(const std::vector<std::string>& hashes) const {
+  std::vector<std::string> out;
+  for (const auto& h : hashes) {
+    auto p = attachment_progress(h);
+    if (!p) return p.error();
+    if (p->second < 0 || p->first != p->second) out.push_back(h);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::referenced_attachments(const std::string& device, int64_t after) const {
+  auto log = device_log(device, after, 1u << 30);
+  if (!log) return log.error();
+  std::set<std::string> hs;
+  for (const auto& item : *log) {
+    auto ev = read_event(item);
+    if (ev)
+      for (const auto& a : ev->body.attachments()) hs.insert(a.hash);
+  }
+  return std::vector<std::string>(hs.begin(), hs.end());
+}
+
+Status Store::refresh() {
+  auto st = Stmt::prepare(impl_->db, "SELECT count(*) FROM items");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  int64_t n = st->i64(0);
+  if (n == impl_->loaded_items) return {};
+  return impl_->load();
 }
 
 Status Store::set_meta_value(const std::string& key, const std::string& value) { return impl_->set_meta(key, value); }

@@ -126,6 +126,20 @@ class Store {
   Status add_receipt(const std::string& server_store, int64_t acked, const std::string& receipt_bytes, int64_t at);
   Result<std::optional<std::string>> last_receipt() const;
   Status set_meta_value(const std::string& key, const std::string& value);
+
+  // Attachments that travel in chunks and resume where a link broke:
+  // (bytes held, declared size or -1 when nothing is held).
+  static constexpr int64_t kMaxAttachment = 64ll << 20;
+  Result<std::pair<int64_t, int64_t>> attachment_progress(const std::string& hash) const;
+  // Appends a chunk at `offset` (must equal the bytes held); when complete the
+  // content is checked against its hash (a mismatch discards it). Returns the
+  // bytes now held.
+  Result<int64_t> put_attachment_chunk(const std::string& hash, int64_t size, int64_t offset, std::string_view data);
+  Result<std::vector<std::string>> missing_attachments(const std::vector<std::string>& hashes) const;
+  // Hashes referenced by a device's events after a sequence.
+  Result<std::vector<std::string>> referenced_attachments(const std::string& device, int64_t after) const;
+  // Reloads the signed items if another process (hoso publish) added some.
+  Status refresh();
   Status add_attachment(const std::string& data, const std::string& expected_hash);
 
   // Local actions: checked completely before anything is signed.

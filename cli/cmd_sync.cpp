@@ -1,0 +1,204 @@
+// `hoso serve`, `hoso publish` and `hoso sync`.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "app.hpp"
+#include "hoso/crypto/file.hpp"
+#include "hoso/engine/store.hpp"
+#include "hoso/sync/sync.hpp"
+
+namespace hoso::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+std::function<int64_t()> clock_fn() {
+  return [] {
+    auto t = now();
+    return t ? *t : int64_t{0};
+  };
+}
+
+std::string store_path(const std::string& data) { return data + "/hoso.db"; }
+
+Status check_store_url(const std::string& url) {
+  if (url.empty() || url.rfind("sqlite:", 0) == 0) return {};
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
+    return make_error(Errc::invalid_argument, "--store: the PostgreSQL store is not built yet; use the default SQLite store in --data");
+  return make_error(Errc::invalid_argument, "--store: unknown store URL \"" + url + "\"");
+}
+
+Result<crypto::SigningKey> device_key(const engine::Store& store, const Common& c) {
+  auto dk = store.device_key_file();
+  if (!dk) return dk.error();
+  Result<crypto::SecretBytes> pp = make_error(Errc::internal, "");
+  if (const char* p = std::getenv("HOSO_DEVICE_PASSPHRASE"); p && *p)
+    pp = crypto::SecretBytes(reinterpret_cast<const uint8_t*>(p), std::strlen(p));
+  else
+    pp = passphrase(c, "the device key", false);
+  if (!pp) return pp.error();
+  auto key = crypto::open_key_file(crypto::as_bytes(*dk), pp->view());
+  if (!key) return make_error(key.error().code, "device key: " + key.error().message);
+  return key;
+}
+
+}  // namespace
+
+void register_sync(CLI::App& app) {
+  {  // serve
+    auto* cmd = app.add_subcommand("serve", "Sync server for laptops (and relays)");
+    struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file; };
+    auto o = std::make_shared<O>();
+    cmd->add_option("--data", o->data, "Data folder (the SQLite store lives here)")->required();
+    cmd->add_option("--root", o->root, "The province's root.pub")->required();
+    cmd->add_option("--key", o->key, "The server's key file")->required();
+    cmd->add_option("--cert", o->cert, "The server's certificate")->required();
+    cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")->required();
+    cmd->add_option("--store", o->store, "Store URL (default: SQLite in --data)");
+    cmd->add_option("--upstream", o->upstream, "Parent server HOST:PORT (relay mode)");
+    cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening");
+    add_common(cmd, o->c, true);
+    on_run(cmd, [o]() -> Status {
+      Status st = check_store_url(o->store);
+      if (!st) return st;
+      if (!o->upstream.empty()) return make_error(Errc::invalid_argument, "--upstream: relay mode is not built yet");
+      if (::mkdir(o->data.c_str(), 0700) != 0 && errno != EEXIST)
+        return make_error(Errc::io, "cannot create " + o->data + ": " + std::strerror(errno));
+      auto root = load_public_key(o->root);
+      if (!root) return root.error();
+      auto certs = load_items(o->cert);
+      if (!certs) return certs.error();
+      auto key = load_key(o->key, o->c);
+      if (!key) return key.error();
+      sync::ServerOptions so;
+      so.listen = o->listen;
+      so.store_path = store_path(o->data);
+      so.root = root->pub;
+      so.key = std::make_shared<crypto::SigningKey>(std::move(*key));
+      so.cert = certs->front();
+      so.now = clock_fn();
+      so.on_listening = [o](uint16_t port) {
+        std::cerr << "hoso serve: listening on port " << port << std::endl;
+        if (!o->port_file.empty()) (void)crypto::write_file_atomic(o->port_file, std::to_string(port) + "\n");
+      };
+      std::signal(SIGTERM, on_signal);
+      std::signal(SIGINT, on_signal);
+      std::signal(SIGPIPE, SIG_IGN);
+      return sync::serve(so, g_stop);
+    });
+  }
+  {  // publish
+    auto* cmd = app.add_subcommand("publish", "Load signed items into a server's store (running or not)");
+    struct O { Common c; std::string data, store; std::vector<std::string> files; };
+    auto o = std::make_shared<O>();
+    cmd->add_option("--data", o->data, "The server's data folder")->required();
+    cmd->add_option("--store", o->store, "Store URL (default: SQLite in --data)");
+    cmd->add_option("files", o->files, "Signed files: certificates, revocations, procedures, calendars")->required();
+    add_common(cmd, o->c, false);
+    on_run(cmd, [o]() -> Status {
+      Status st = check_store_url(o->store);
+      if (!st) return st;
+      auto t = now();
+      if (!t) return t.error();
+      std::vector<crypto::SignedItem> all;
+      for (const auto& f : o->files) {
+        auto items = load_items(f);
+        if (!items) return items.error();
+        for (auto& i : *items) {
+          if (i.type == engine::kTypeEvent) return make_error(Errc::invalid_argument, f + ": events reach a server by sync, not publish");
+          all.push_back(std::move(i));
+        }
+      }
+      auto store = engine::Store::open(store_path(o->data));
+      if (!store) return store.error();
+      auto res = store->ingest(all, *t);
+      if (!res) return res.error();
+      int applied = 0;
+      for (const auto& r : *res) applied += r.outcome == engine::Outcome::applied;
+      if (o->c.json) print_json({{"applied", applied}, {"duplicates", static_cast<int>(res->size()) - applied}});
+      else std::cout << "Published " << applied << " item(s) (" << res->size() - applied << " already there)\n";
+      return {};
+    });
+  }
+  {  // sync
+    auto* cmd = app.add_subcommand("sync", "Push and pull until caught up (or forever with --watch)");
+    struct O { Common c; std::string db, server; bool watch = false, progress = false; int interval = 30; int64_t rounds = 0; };
+    auto o = std::make_shared<O>();
+    cmd->add_option("--db", o->db, "The laptop's store")->required();
+    cmd->add_option("--server", o->server, "Server HOST:PORT (default: the one given at hoso init)");
+    cmd->add_flag("--watch", o->watch, "Keep syncing; retry with backoff, never give up");
+    cmd->add_flag("--progress", o->progress, "Report progress as it goes");
+    cmd->add_option("--interval", o->interval, "Seconds between rounds with --watch (default 30)");
+    cmd->add_option("--rounds", o->rounds, "With --watch, stop after this many successful rounds (tests)");
+    add_common(cmd, o->c, true);
+    on_run(cmd, [o]() -> Status {
+      std::signal(SIGPIPE, SIG_IGN);
+      sync::ClientOptions co;
+      co.db = o->db;
+      co.server = o->server;
+      co.now = clock_fn();
+      {
+        auto store = engine::Store::open(o->db, false);
+        if (!store) return store.error();
+        auto key = device_key(*store, o->c);
+        if (!key) return key.error();
+        co.device_key = std::make_shared<crypto::SigningKey>(std::move(*key));
+      }
+      bool tty = ::isatty(2);
+      if (o->progress)
+        co.progress = [tty](const std::string& line) {
+          if (tty) std::cerr << "\r\033[K" << line << std::flush;
+          else std::cerr << line << "\n";
+        };
+      auto report = [&](const sync::SyncReport& r) {
+        if (o->progress && tty) std::cerr << "\n";
+        if (o->c.json)
+          std::cout << nlohmann::json{{"pushed", r.pushed}, {"acked", r.acked}, {"pending", r.pending}, {"pulled", r.pulled},
+                                      {"attachments_pending", r.attachments_pending}, {"bytes_sent", r.bytes_sent},
+                                      {"bytes_received", r.bytes_received}}.dump(o->watch ? -1 : 2)
+                    << std::endl;
+        else
+          std::cout << "Synced: pushed " << r.pushed << ", acknowledged up to " << r.acked << ", pending " << r.pending
+                    << ", pulled " << r.pulled << ", attachments pending " << r.attachments_pending << std::endl;
+      };
+      if (!o->watch) {
+        auto r = sync::sync_once(co);
+        if (!r) return r.error();
+        report(*r);
+        return {};
+      }
+      std::signal(SIGTERM, on_signal);
+      std::signal(SIGINT, on_signal);
+      std::mt19937_64 rng(std::random_device{}());
+      double backoff = 1.0;
+      int64_t done = 0;
+      while (!g_stop.load()) {
+        auto r = sync::sync_once(co);
+        double wait;
+        if (r) {
+          report(*r);
+          backoff = 1.0;
+          wait = o->interval;
+          if (o->rounds > 0 && ++done >= o->rounds) break;
+        } else {
+          std::cerr << "hoso sync: " << r.error().message << "; retrying" << std::endl;
+          // Exponential backoff with full jitter, capped at five minutes.
+          backoff = std::min(backoff * 2, 300.0);
+          wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
+        }
+        for (double w = 0; w < wait && !g_stop.load(); w += 0.1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      return {};
+    });
+  }
+}
+
+}  // namespace hoso::cli

@@ -1,0 +1,72 @@
+// Sync between commune laptops and a server (SPEC §5; PROTOCOL §13): TLS 1.3
+// on Boost.Asio, the server proving its root-certified ed25519 key as the TLS
+// key, the device proving its certified key by signing the session's TLS
+// exporter value; then length-prefixed frames: pushes of the device's log in
+// bounded zstd batches acknowledged after a durable commit with a signed
+// receipt, pulls from a cursor tagged with the server store's identity, and
+// attachments in resumable chunks. Errors are Status values with one line.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "hoso/crypto/keys.hpp"
+#include "hoso/crypto/result.hpp"
+#include "hoso/crypto/signed_item.hpp"
+#include "hoso/engine/store.hpp"
+
+namespace hoso::sync {
+
+using crypto::Errc;
+using crypto::Result;
+using crypto::Status;
+
+struct Limits {
+  size_t batch_bytes = 256 * 1024;      // uncompressed bytes of events per push or feed batch
+  size_t chunk_bytes = 256 * 1024;      // attachment chunk
+  int io_timeout_seconds = 30;          // every read and write
+  int handshake_timeout_seconds = 15;
+  size_t max_sessions = 256;            // concurrent connections the server serves
+};
+
+struct ServerOptions {
+  std::string listen;  // HOST:PORT (port 0: any free port)
+  std::string store_path;
+  crypto::PublicKey root{};
+  std::shared_ptr<crypto::SigningKey> key;
+  crypto::SignedItem cert;  // the server's certificate
+  Limits limits;
+  // Called once listening, with the bound port (tests use port 0).
+  std::function<void(uint16_t)> on_listening;
+  // Clock seam.
+  std::function<int64_t()> now;
+};
+
+// Serves until `stop` becomes true (checked about once a second) or a fatal
+// error. Errors of one session never stop the server.
+Status serve(const ServerOptions& opt, const std::atomic<bool>& stop);
+
+struct ClientOptions {
+  std::string server;  // HOST:PORT
+  std::string db;
+  std::shared_ptr<crypto::SigningKey> device_key;
+  Limits limits;
+  std::function<int64_t()> now;
+  // Progress: called after each batch with a line of text.
+  std::function<void(const std::string&)> progress;
+};
+
+struct SyncReport {
+  int64_t pushed = 0, acked = 0, pending = 0, pulled = 0, attachments_pending = 0;
+  int64_t bytes_sent = 0, bytes_received = 0;
+};
+
+// One round: connect, prove, pull own events a restored laptop lacks, push
+// until acknowledged, pull until caught up, move attachments. Safe to
+// interrupt anywhere: what was acknowledged is durable on both sides.
+Result<SyncReport> sync_once(const ClientOptions& opt);
+
+}  // namespace hoso::sync

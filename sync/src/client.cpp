@@ -1,0 +1,284 @@
+// The device side of sync: one round of pull, push and attachments over one
+// TLS session. Nothing is trusted before the server proved the root-certified
+// key and the session is bound to the device's key.
+#include <set>
+
+#include "hoso/crypto/canonical.hpp"
+#include "hoso/engine/event.hpp"
+#include "hoso/sync/sync.hpp"
+#include "wire.hpp"
+
+namespace hoso::sync {
+
+using crypto::make_error;
+using nlohmann::json;
+using namespace wire;
+
+namespace {
+
+std::string jstr(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+int64_t jint(const json& j, const char* k, int64_t dflt) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : dflt;
+}
+
+template <class F>
+awaitable<Status> send(Stream& s, uint8_t type, F make, std::chrono::seconds timeout) {
+  std::string payload = make();
+  co_return co_await write_frame(s, type, payload, timeout);
+}
+
+// A reply of the expected type, or the server's ERROR as an error.
+awaitable<Result<std::pair<json, std::string>>> expect(Stream& s, uint8_t type, std::chrono::seconds timeout) {
+  auto f = co_await read_frame(s, timeout);
+  if (!f) co_return f.error();
+  auto m = parse_message(f->payload);
+  if (!m) co_return m.error();
+  if (f->type == kError) co_return make_error(Errc::unauthorized, "server: " + jstr(m->first, "error"));
+  if (f->type != type) co_return make_error(Errc::bad_format, "unexpected reply " + std::to_string(f->type) + " from the server");
+  co_return std::pair<json, std::string>{m->first, std::string(m->second)};
+}
+
+struct Client {
+  const ClientOptions& opt;
+  engine::Store& store;
+  SyncReport rep;
+  std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
+  void progress(const std::string& s) const {
+    if (opt.progress) opt.progress(s);
+  }
+
+  awaitable<Status> run(Stream& s, const tcp::endpoint& ep) {
+    {
+      asio::steady_timer t(s.get_executor(), std::chrono::seconds(opt.limits.handshake_timeout_seconds));
+      t.async_wait([&s](boost::system::error_code ec) {
+        if (!ec) {
+          boost::system::error_code ignore;
+          s.lowest_layer().cancel(ignore);
+        }
+      });
+      boost::system::error_code ec;
+      co_await s.lowest_layer().async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) co_await s.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+      t.cancel();
+      if (ec) co_return make_error(Errc::io, "cannot reach the server " + opt.server + ": " + ec.message());
+    }
+    auto exp = exporter(s);
+    if (!exp) co_return exp.error();
+    std::string me = store.device_cert_id();
+    auto proof = opt.device_key->sign(kSessionDomain, *exp);
+    json hello{{"v", kProtocolVersion}, {"device", me}, {"proof", crypto::to_hex(proof)}};
+    Status st = co_await send(s, kHello, [&] { return message(hello); }, io());
+    if (!st) co_return st;
+    auto welcome = co_await expect(s, kWelcome, io());
+    if (!welcome) co_return welcome.error();
+    const json& w = welcome->first;
+    // The server proves the key the province certified for a server.
+    auto sc = crypto::parse_item(jstr(w, "server_cert"));
+    if (!sc) co_return make_error(Errc::unauthorized, "server certificate: " + sc.error().message);
+    auto cert = engine::read_certificate(*sc, store.registry().trust().root());
+    if (!cert) co_return make_error(cert.error().code, "server certificate: " + cert.error().message);
+    if (cert->kind != engine::CertKind::server) co_return make_error(Errc::unauthorized, "the server's certificate is not a server's");
+    int64_t now = opt.now();
+    if (now < cert->issued_at || now >= cert->not_after) co_return make_error(Errc::expired, "the server's certificate is not valid now");
+    if (const auto* rv = store.registry().trust().revocation(cert->id); rv && now >= rv->effective_at)
+      co_return make_error(Errc::revoked, "the server's certificate is revoked");
+    auto tls_key = peer_key(s);
+    if (!tls_key) co_return tls_key.error();
+    if (*tls_key != *cert->pub) co_return make_error(Errc::unauthorized, "the server's TLS key is not its certified key");
+    auto sproof = crypto::fixed_from_hex<64>(jstr(w, "proof"));
+    if (!sproof || !crypto::verify(*cert->pub, kServerSessionDomain, *exp, *sproof))
+      co_return make_error(Errc::unauthorized, "the server did not prove its key for this session");
+    std::string server_store = jstr(w, "store");
+    int64_t acked = jint(w, "acked", 0);
+
+    auto wms = store.watermarks();
+    if (!wms) co_return wms.error();
+    int64_t local = wms->count(me) ? wms->at(me) : 0;
+
+    // Pull: own events a restored laptop lacks first, then the feed.
+    std::string cursor_key = "cursor:" + server_store;
+    int64_t ip = 0, ep_ = 0;
+    if (auto c = store.meta(cursor_key); !c.empty()) std::sscanf(c.c_str(), "%lld %lld", reinterpret_cast<long long*>(&ip), reinterpret_cast<long long*>(&ep_));
+    std::set<std::string> wanted;
+    if (auto wl = store.meta("attachments_wanted"); !wl.empty()) {
+      auto j = json::parse(wl, nullptr, false);
+      if (j.is_array())
+        for (const auto& h : j) wanted.insert(h.get<std::string>());
+    }
+    bool first = true;
+    for (;;) {
+      json pull{{"store", server_store}, {"items", ip}, {"events", ep_}};
+      if (first) pull["own_after"] = local;
+      first = false;
+      st = co_await send(s, kPull, [&] { return message(pull); }, io());
+      if (!st) co_return st;
+      auto feed = co_await expect(s, kFeed, io());
+      if (!feed) co_return feed.error();
+      auto raw = decompress(feed->second);
+      if (!raw) co_return raw.error();
+      rep.bytes_received += static_cast<int64_t>(feed->second.size());
+      auto recs = records(*raw);
+      if (!recs) co_return recs.error();
+      std::vector<engine::Store::Incoming> in;
+      for (auto& [at, bytes] : *recs) {
+        auto item = crypto::parse_item(bytes);
+        if (!item) co_return make_error(Errc::bad_format, "feed: " + item.error().message);
+        in.push_back({std::move(*item), at});
+      }
+      if (!in.empty()) {
+        auto res = store.ingest(in, false);
+        if (!res) co_return make_error(res.error().code, "pulled batch refused: " + res.error().message);
+        for (const auto& r : *res) rep.pulled += r.outcome == engine::Outcome::applied;
+      }
+      for (const auto& h : feed->first.value("attachments", json::array()))
+        if (h.is_string()) wanted.insert(h.get<std::string>());
+      ip = jint(feed->first, "items", ip);
+      ep_ = jint(feed->first, "events", ep_);
+      Status cs = store.set_meta_value(cursor_key, std::to_string(ip) + " " + std::to_string(ep_));
+      if (!cs) co_return cs;
+      progress("pulled " + std::to_string(rep.pulled) + " items");
+      if (feed->first.value("done", true)) break;
+    }
+    wms = store.watermarks();
+    if (!wms) co_return wms.error();
+    local = wms->count(me) ? wms->at(me) : 0;
+    if (acked > local)
+      co_return make_error(Errc::conflict, "the server holds events " + std::to_string(local + 1) + ".." + std::to_string(acked) +
+                                               " of this laptop that it could not send back; sign nothing until this is resolved");
+
+    // Push from the server's acknowledgement: a watermark that went backwards
+    // (a restored server) gets the missing events again.
+    while (acked < local) {
+      auto log = store.device_log(me, acked, 2000);
+      if (!log) co_return log.error();
+      std::string batch;
+      int64_t n = 0;
+      for (const auto& it : *log) {
+        if (!batch.empty() && batch.size() + it.bytes.size() > opt.limits.batch_bytes) break;
+        put_record(batch, 0, it.bytes);
+        ++n;
+      }
+      auto z = compress(batch);
+      if (!z) co_return z.error();
+      st = co_await send(s, kPush, [&] { return message(json::object(), *z); }, io());
+      if (!st) co_return st;
+      rep.bytes_sent += static_cast<int64_t>(z->size());
+      auto ack = co_await expect(s, kAck, io());
+      if (!ack) co_return ack.error();
+      int64_t now_acked = jint(ack->first, "acked", -1);
+      if (now_acked < acked + n)
+        co_return make_error(Errc::conflict, "the server acknowledged " + std::to_string(now_acked) + " after a batch ending at " +
+                                                 std::to_string(acked + n));
+      Status rs = store.add_receipt(server_store, now_acked, jstr(ack->first, "receipt"), opt.now());
+      if (!rs) co_return rs;
+      rep.pushed += n;
+      acked = now_acked;
+      progress("pushed " + std::to_string(rep.pushed) + " events, acknowledged up to " + std::to_string(acked) + " of " + std::to_string(local));
+    }
+    rep.acked = acked;
+    rep.pending = local - acked;
+
+    // Attachments after the events that reference them: up, then down.
+    auto mine = store.referenced_attachments(me, 0);
+    if (!mine) co_return mine.error();
+    int64_t att_pending = 0;
+    for (const auto& h : *mine) {
+      auto data = store.attachment(h);
+      if (!data) continue;  // referenced by our events but not held (should not happen)
+      json q{{"hash", h}};
+      st = co_await send(s, kAttQuery, [&] { return message(q); }, io());
+      if (!st) co_return st;
+      auto state = co_await expect(s, kAttState, io());
+      if (!state) co_return state.error();
+      int64_t have = jint(state->first, "have", 0);
+      int64_t size = static_cast<int64_t>(data->size());
+      while (have < size) {
+        std::string_view chunk = std::string_view(*data).substr(static_cast<size_t>(have), opt.limits.chunk_bytes);
+        json put{{"hash", h}, {"size", size}, {"offset", have}};
+        st = co_await send(s, kAttPut, [&] { return message(put, chunk); }, io());
+        if (!st) co_return st;
+        rep.bytes_sent += static_cast<int64_t>(chunk.size());
+        auto next = co_await expect(s, kAttState, io());
+        if (!next) co_return next.error();
+        have = jint(next->first, "have", 0);
+        progress("attachment " + h.substr(0, 12) + ": " + std::to_string(have) + "/" + std::to_string(size) + " bytes up");
+      }
+    }
+    auto missing = store.missing_attachments(std::vector<std::string>(wanted.begin(), wanted.end()));
+    if (!missing) co_return missing.error();
+    for (const auto& h : *missing) {
+      auto p = store.attachment_progress(h);
+      if (!p) co_return p.error();
+      int64_t have = p->first;
+      for (;;) {
+        json get{{"hash", h}, {"offset", have}};
+        st = co_await send(s, kAttGet, [&] { return message(get); }, io());
+        if (!st) co_return st;
+        auto data = co_await expect(s, kAttData, io());
+        if (!data) co_return data.error();
+        int64_t size = jint(data->first, "size", -1);
+        if (size < 0) {
+          ++att_pending;  // the server does not hold it yet
+          break;
+        }
+        auto r = store.put_attachment_chunk(h, size, have, data->second);
+        if (!r) co_return r.error();
+        rep.bytes_received += static_cast<int64_t>(data->second.size());
+        have = *r;
+        if (have >= size) {
+          wanted.erase(h);
+          break;
+        }
+        if (data->second.empty()) co_return make_error(Errc::bad_format, "server sent an empty attachment chunk");
+      }
+    }
+    for (auto it = wanted.begin(); it != wanted.end();) {
+      auto p = store.attachment_progress(*it);
+      if (p && p->second >= 0 && p->first == p->second) it = wanted.erase(it); else ++it;
+    }
+    Status ws = store.set_meta_value("attachments_wanted", json(std::vector<std::string>(wanted.begin(), wanted.end())).dump());
+    if (!ws) co_return ws;
+    rep.attachments_pending = att_pending;
+    st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
+    (void)st;
+    co_return Status{};
+  }
+};
+
+}  // namespace
+
+Result<SyncReport> sync_once(const ClientOptions& opt) {
+  auto store = engine::Store::open(opt.db);
+  if (!store) return store.error();
+  if (!store->is_device()) return make_error(Errc::invalid_argument, opt.db + " is a server store; sync runs on a laptop's store");
+  std::string server = opt.server.empty() ? store->meta("server") : opt.server;
+  if (server.empty()) return make_error(Errc::invalid_argument, "no server: give --server HOST:PORT (or set it at hoso init)");
+  auto colon = server.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::invalid_argument, "--server: expected HOST:PORT");
+  asio::io_context io;
+  boost::system::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
+  if (ec || results.empty()) return make_error(Errc::io, "cannot resolve " + server + ": " + ec.message());
+  auto ctx = client_context();
+  Stream s(io, *ctx);
+  ClientOptions o = opt;
+  o.server = server;
+  Client c{o, *store, {}};
+  Status out = make_error(Errc::internal, "sync did not finish");
+  asio::co_spawn(io, c.run(s, *results.begin()), [&](std::exception_ptr e, Status st) {
+    out = e ? make_error(Errc::internal, "sync failed unexpectedly") : st;
+  });
+  io.run();
+  if (!out) {
+    // What was acknowledged is durable on both sides; report the rest.
+    return out.error();
+  }
+  return c.rep;
+}
+
+}  // namespace hoso::sync
