@@ -117,7 +117,7 @@ EOF
 
 python3 server.py &
 PIDS+=($!)
-for _ in $(seq 100); do [[ -s echo.port && -s source.port ]] && break; sleep 0.05; done
+for _ in $(seq 200); do [[ -s echo.port && -s source.port ]] && break; sleep 0.05; done
 [[ -s echo.port && -s source.port ]] || fail "test server did not start"
 ECHO=$(cat echo.port)
 SOURCE=$(cat source.port)
@@ -130,7 +130,7 @@ start_proxy() {
   "$PROXY" --listen 127.0.0.1:0 --port-file "$name.port" --target "127.0.0.1:$target" --log "$name.log" "$@" &
   PPID_=$!
   PIDS+=("$PPID_")
-  for _ in $(seq 100); do [[ -s $name.port ]] && break; sleep 0.05; done
+  for _ in $(seq 200); do [[ -s $name.port ]] && break; sleep 0.05; done
   [[ -s $name.port ]] || fail "$name: proxy wrote no port file"
   PORT=$(cat "$name.port")
   [[ $PORT =~ ^[0-9]+$ && $PORT != 0 ]] || fail "$name: bad port file: $PORT"
