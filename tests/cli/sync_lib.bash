@@ -17,7 +17,9 @@ sync_cleanup() {
     echo "--- server log (tail):" >&2
     tail -n 30 "$WORK/srv.log" >&2 || true
   fi
-  if [[ -n ${WORK:-} && -d $WORK ]]; then
+  if [[ -n ${SYNC_KEEP:-} ]]; then
+    echo "kept $WORK" >&2
+  elif [[ -n ${WORK:-} && -d $WORK ]]; then
     cd / && rm -rf -- "$WORK"
   fi
   return $rc
