@@ -69,7 +69,7 @@ void register_sync(CLI::App& app) {
     on_run(cmd, [o]() -> Status {
       Status st = check_store_url(o->store);
       if (!st) return st;
-      if (!o->upstream.empty()) return make_error(Errc::invalid_argument, "--upstream: relay mode is not built yet");
+
       if (::mkdir(o->data.c_str(), 0700) != 0 && errno != EEXIST)
         return make_error(Errc::io, "cannot create " + o->data + ": " + std::strerror(errno));
       auto root = load_public_key(o->root);
@@ -85,6 +85,7 @@ void register_sync(CLI::App& app) {
       so.key = std::make_shared<crypto::SigningKey>(std::move(*key));
       so.cert = certs->front();
       so.now = clock_fn();
+      so.upstream = o->upstream;
       so.on_listening = [o](uint16_t port) {
         std::cerr << "hoso serve: listening on port " << port << std::endl;
         if (!o->port_file.empty()) (void)crypto::write_file_atomic(o->port_file, std::to_string(port) + "\n");

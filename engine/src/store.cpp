@@ -506,7 +506,7 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
   return out;
 }
 
-Result<Store::Feed> Store::feed(const std::string& unit, int64_t items_after, int64_t events_after, size_t max_bytes) const {
+Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t items_after, int64_t events_after, size_t max_bytes) const {
   const auto& I = *impl_;
   Feed f;
   f.items_pos = items_after;
@@ -529,9 +529,9 @@ Result<Store::Feed> Store::feed(const std::string& unit, int64_t items_after, in
   }
   auto st = Stmt::prepare(I.db,
                           "SELECT e.rowid, e.dossier FROM events e WHERE e.rowid > ?1 AND e.quarantine IS NULL AND "
-                          "EXISTS (SELECT 1 FROM dossier_units u WHERE u.code = e.dossier AND u.unit = ?2) ORDER BY e.rowid");
+                          "EXISTS (SELECT 1 FROM dossier_units u, json_each(?2) j WHERE u.code = e.dossier AND u.unit = j.value) ORDER BY e.rowid");
   if (!st) return st.error();
-  st->bind(1, events_after).bind(2, unit);
+  st->bind(1, events_after).bind(2, json(units).dump());
   auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid <= ? ORDER BY rowid");
   if (!chain) return chain.error();
   std::set<std::string> sent, atts;

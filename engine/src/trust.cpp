@@ -346,6 +346,24 @@ const Certificate* Trust::unit(const std::string& code) const {
   return it == unit_by_code_.end() ? nullptr : certificate(it->second);
 }
 
+std::vector<std::string> Trust::units_under(const std::string& code) const {
+  std::vector<std::string> out;
+  for (const auto& [u, id] : unit_by_code_) {
+    std::string cur = u;
+    for (int depth = 0; depth < 16; ++depth) {  // bounded: a cycle of parents ends here
+      if (cur == code) {
+        out.push_back(u);
+        break;
+      }
+      const Certificate* c = unit(cur);
+      if (!c || !c->parent) break;
+      cur = *c->parent;
+    }
+  }
+  if (std::find(out.begin(), out.end(), code) == out.end()) out.push_back(code);
+  return out;
+}
+
 const Revocation* Trust::revocation(const std::string& cert_id) const {
   auto it = earliest_rev_.find(cert_id);
   return it == earliest_rev_.end() ? nullptr : &revs_.at(it->second);

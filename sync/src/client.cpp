@@ -43,15 +43,25 @@ awaitable<Result<std::pair<json, std::string>>> expect(Stream& s, uint8_t type, 
 }
 
 struct Client {
+  Client(const ClientOptions& o, engine::Store& s) : opt(o), store(s) {}
   const ClientOptions& opt;
   engine::Store& store;
   SyncReport rep;
+  // Who this end is: a laptop (its device certificate and key) or a relay
+  // (its server certificate and key).
+  std::string me;
+  const crypto::SigningKey* key = nullptr;
+  bool relay = false;
+  std::string server_store;
+  int64_t acked = 0;                          // device mode: this laptop's watermark at the server
+  std::map<std::string, int64_t> upstream_wm;  // relay mode: every device's watermark upstream
+  std::set<std::string> wanted;               // attachments to fetch
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
   void progress(const std::string& s) const {
     if (opt.progress) opt.progress(s);
   }
 
-  awaitable<Status> run(Stream& s, const tcp::endpoint& ep) {
+  awaitable<Status> connect(Stream& s, const tcp::endpoint& ep) {
     {
       asio::steady_timer t(s.get_executor(), std::chrono::seconds(opt.limits.handshake_timeout_seconds));
       t.async_wait([&s](boost::system::error_code ec) {
@@ -68,8 +78,7 @@ struct Client {
     }
     auto exp = exporter(s);
     if (!exp) co_return exp.error();
-    std::string me = store.device_cert_id();
-    auto proof = opt.device_key->sign(kSessionDomain, *exp);
+    auto proof = key->sign(kSessionDomain, *exp);
     json hello{{"v", kProtocolVersion}, {"device", me}, {"proof", crypto::to_hex(proof)}};
     Status st = co_await send(s, kHello, [&] { return message(hello); }, io());
     if (!st) co_return st;
@@ -92,18 +101,20 @@ struct Client {
     auto sproof = crypto::fixed_from_hex<64>(jstr(w, "proof"));
     if (!sproof || !crypto::verify(*cert->pub, kServerSessionDomain, *exp, *sproof))
       co_return make_error(Errc::unauthorized, "the server did not prove its key for this session");
-    std::string server_store = jstr(w, "store");
-    int64_t acked = jint(w, "acked", 0);
+    server_store = jstr(w, "store");
+    acked = jint(w, "acked", 0);
+    if (auto it = w.find("watermarks"); it != w.end() && it->is_object())
+      for (auto d = it->begin(); d != it->end(); ++d)
+        if (d.value().is_number_integer()) upstream_wm[d.key()] = d.value().get<int64_t>();
+    co_return Status{};
+  }
 
-    auto wms = store.watermarks();
-    if (!wms) co_return wms.error();
-    int64_t local = wms->count(me) ? wms->at(me) : 0;
-
+  awaitable<Status> pull(Stream& s, int64_t own_after) {
+    Status st;
     // Pull: own events a restored laptop lacks first, then the feed.
     std::string cursor_key = "cursor:" + server_store;
     int64_t ip = 0, ep_ = 0;
     if (auto c = store.meta(cursor_key); !c.empty()) std::sscanf(c.c_str(), "%lld %lld", reinterpret_cast<long long*>(&ip), reinterpret_cast<long long*>(&ep_));
-    std::set<std::string> wanted;
     if (auto wl = store.meta("attachments_wanted"); !wl.empty()) {
       auto j = json::parse(wl, nullptr, false);
       if (j.is_array())
@@ -112,7 +123,7 @@ struct Client {
     bool first = true;
     for (;;) {
       json pull{{"store", server_store}, {"items", ip}, {"events", ep_}};
-      if (first) pull["own_after"] = local;
+      if (first && own_after >= 0) pull["own_after"] = own_after;
       first = false;
       st = co_await send(s, kPull, [&] { return message(pull); }, io());
       if (!st) co_return st;
@@ -143,6 +154,18 @@ struct Client {
       progress("pulled " + std::to_string(rep.pulled) + " items");
       if (feed->first.value("done", true)) break;
     }
+    co_return Status{};
+  }
+
+  awaitable<Status> run(Stream& s, const tcp::endpoint& ep) {
+    Status st = co_await connect(s, ep);
+    if (!st) co_return st;
+    if (relay) co_return co_await run_relay(s);
+    auto wms = store.watermarks();
+    if (!wms) co_return wms.error();
+    int64_t local = wms->count(me) ? wms->at(me) : 0;
+    st = co_await pull(s, local);
+    if (!st) co_return st;
     wms = store.watermarks();
     if (!wms) co_return wms.error();
     local = wms->count(me) ? wms->at(me) : 0;
@@ -185,8 +208,18 @@ struct Client {
     // Attachments after the events that reference them: up, then down.
     auto mine = store.referenced_attachments(me, 0);
     if (!mine) co_return mine.error();
-    int64_t att_pending = 0;
-    for (const auto& h : *mine) {
+    st = co_await upload(s, *mine);
+    if (!st) co_return st;
+    st = co_await download(s);
+    if (!st) co_return st;
+    st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
+    (void)st;
+    co_return Status{};
+  }
+
+  awaitable<Status> upload(Stream& s, const std::vector<std::string>& hashes) {
+    Status st;
+    for (const auto& h : hashes) {
       auto data = store.attachment(h);
       if (!data) continue;  // referenced by our events but not held (should not happen)
       json q{{"hash", h}};
@@ -208,6 +241,12 @@ struct Client {
         progress("attachment " + h.substr(0, 12) + ": " + std::to_string(have) + "/" + std::to_string(size) + " bytes up");
       }
     }
+    co_return Status{};
+  }
+
+  awaitable<Status> download(Stream& s) {
+    Status st;
+    int64_t att_pending = 0;
     auto missing = store.missing_attachments(std::vector<std::string>(wanted.begin(), wanted.end()));
     if (!missing) co_return missing.error();
     for (const auto& h : *missing) {
@@ -243,22 +282,76 @@ struct Client {
     Status ws = store.set_meta_value("attachments_wanted", json(std::vector<std::string>(wanted.begin(), wanted.end())).dump());
     if (!ws) co_return ws;
     rep.attachments_pending = att_pending;
+    co_return Status{};
+  }
+
+  // A relay: pull what the parent has for the units it carries, then forward
+  // every device log it holds beyond the parent's watermark, byte for byte.
+  awaitable<Status> run_relay(Stream& s) {
+    Status st = co_await pull(s, -1);
+    if (!st) co_return st;
+    carried = store.registry().trust().units_under(relay_unit);
+    auto wms = store.watermarks();
+    if (!wms) co_return wms.error();
+    std::set<std::string> atts;
+    for (const auto& [device, local] : *wms) {
+      int64_t up = upstream_wm.count(device) ? upstream_wm[device] : 0;
+      if (up >= local) continue;
+      const engine::Certificate* c = store.registry().trust().certificate(device);
+      if (!c) continue;
+      // Only the devices of the units this relay carries.
+      if (!carries(c->unit)) continue;
+      // Logs this relay holds with gaps (pulled, not pushed to it) are not its to forward.
+      while (up < local) {
+        auto log = store.device_log(device, up, 2000);
+        if (!log) co_return log.error();
+        if (log->empty() || engine::read_event(log->front()).value().body.seq != up + 1) break;
+        std::string batch;
+        int64_t n = 0, expect_seq = up + 1;
+        for (const auto& it : *log) {
+          auto ev = engine::read_event(it);
+          if (!ev || ev->body.seq != expect_seq) break;
+          if (!batch.empty() && batch.size() + it.bytes.size() > opt.limits.batch_bytes) break;
+          for (const auto& a : ev->body.attachments()) atts.insert(a.hash);
+          put_record(batch, 0, it.bytes);
+          ++n;
+          ++expect_seq;
+        }
+        if (n == 0) break;
+        auto z = compress(batch);
+        if (!z) co_return z.error();
+        st = co_await send(s, kPush, [&] { return message(json::object(), *z); }, io());
+        if (!st) co_return st;
+        rep.bytes_sent += static_cast<int64_t>(z->size());
+        auto ack = co_await expect(s, kAck, io());
+        if (!ack) co_return ack.error();
+        int64_t now_up = ack->first.value("watermarks", json::object()).value(device, int64_t{-1});
+        if (now_up < up + n) co_return make_error(Errc::conflict, "the parent acknowledged less than a forwarded batch");
+        rep.pushed += n;
+        up = now_up;
+        progress("forwarded " + std::to_string(rep.pushed) + " events");
+      }
+    }
+    st = co_await upload(s, std::vector<std::string>(atts.begin(), atts.end()));
+    if (!st) co_return st;
+    st = co_await download(s);
+    if (!st) co_return st;
     st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
     (void)st;
     co_return Status{};
   }
+
+  std::string relay_unit;
+  std::vector<std::string> carried;
+  bool carries(const std::string& unit) const { return std::find(carried.begin(), carried.end(), unit) != carried.end(); }
 };
 
 }  // namespace
 
-Result<SyncReport> sync_once(const ClientOptions& opt) {
-  auto store = engine::Store::open(opt.db);
-  if (!store) return store.error();
-  if (!store->is_device()) return make_error(Errc::invalid_argument, opt.db + " is a server store; sync runs on a laptop's store");
-  std::string server = opt.server.empty() ? store->meta("server") : opt.server;
-  if (server.empty()) return make_error(Errc::invalid_argument, "no server: give --server HOST:PORT (or set it at hoso init)");
+namespace {
+Result<SyncReport> run_client(Client& c, const std::string& server) {
   auto colon = server.rfind(':');
-  if (colon == std::string::npos) return make_error(Errc::invalid_argument, "--server: expected HOST:PORT");
+  if (colon == std::string::npos) return make_error(Errc::invalid_argument, "expected HOST:PORT, got \"" + server + "\"");
   asio::io_context io;
   boost::system::error_code ec;
   tcp::resolver resolver(io);
@@ -266,19 +359,47 @@ Result<SyncReport> sync_once(const ClientOptions& opt) {
   if (ec || results.empty()) return make_error(Errc::io, "cannot resolve " + server + ": " + ec.message());
   auto ctx = client_context();
   Stream s(io, *ctx);
-  ClientOptions o = opt;
-  o.server = server;
-  Client c{o, *store, {}};
   Status out = make_error(Errc::internal, "sync did not finish");
   asio::co_spawn(io, c.run(s, *results.begin()), [&](std::exception_ptr e, Status st) {
     out = e ? make_error(Errc::internal, "sync failed unexpectedly") : st;
   });
   io.run();
-  if (!out) {
-    // What was acknowledged is durable on both sides; report the rest.
-    return out.error();
-  }
+  if (!out) return out.error();
   return c.rep;
+}
+}  // namespace
+
+Result<SyncReport> relay_once(const std::string& store_path, const std::string& upstream, const crypto::SigningKey& key,
+                              const crypto::SignedItem& cert, const Limits& limits, std::function<int64_t()> now) {
+  auto store = engine::Store::open(store_path);
+  if (!store) return store.error();
+  ClientOptions o;
+  o.server = upstream;
+  o.db = store_path;
+  o.limits = limits;
+  o.now = std::move(now);
+  Client c(o, *store);
+  c.me = cert.id_hex();
+  c.key = &key;
+  c.relay = true;
+  auto mine = engine::read_certificate(cert, store->registry().trust().root());
+  if (!mine) return mine.error();
+  c.relay_unit = mine->unit;
+  return run_client(c, upstream);
+}
+
+Result<SyncReport> sync_once(const ClientOptions& opt) {
+  auto store = engine::Store::open(opt.db);
+  if (!store) return store.error();
+  if (!store->is_device()) return make_error(Errc::invalid_argument, opt.db + " is a server store; sync runs on a laptop's store");
+  std::string server = opt.server.empty() ? store->meta("server") : opt.server;
+  if (server.empty()) return make_error(Errc::invalid_argument, "no server: give --server HOST:PORT (or set it at hoso init)");
+  ClientOptions o = opt;
+  o.server = server;
+  Client c(o, *store);
+  c.me = store->device_cert_id();
+  c.key = opt.device_key.get();
+  return run_client(c, server);
 }
 
 }  // namespace hoso::sync

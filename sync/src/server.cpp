@@ -4,6 +4,7 @@
 // committed atomically before it is acknowledged.
 #include <chrono>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "hoso/crypto/canonical.hpp"
@@ -106,7 +107,14 @@ struct Server {
     const engine::Certificate* dev = store.registry().trust().certificate(jstr(h, "device"));
     if (!dev) { { auto op_ = fail(s, who, "unknown device certificate"); co_await std::move(op_); } co_return; }
     who = "device \"" + dev->name + "\"";
-    Status auth = store.registry().trust().authorize({dev->id, engine::CertKind::device, std::nullopt, std::nullopt, now(), now()});
+    // A laptop proves a device certificate; a relay proves a server certificate
+    // and carries the units of its certificate's unit and below.
+    const bool relay = dev->kind == engine::CertKind::server;
+    if (relay) who = "relay \"" + dev->name + "\"";
+    engine::Act act{dev->id, relay ? engine::CertKind::server : engine::CertKind::device, std::nullopt, std::nullopt, now(), now()};
+    Status auth = store.registry().trust().authorize(act);
+    std::vector<std::string> units = relay ? store.registry().trust().units_under(dev->unit) : std::vector<std::string>{dev->unit};
+    auto carried = [&units](const std::string& u) { return std::find(units.begin(), units.end(), u) != units.end(); };
     if (!auth) { { auto op_ = fail(s, who, auth.error().message); co_await std::move(op_); } co_return; }
     auto exp = exporter(s);
     if (!exp) { { auto op_ = fail(s, who, exp.error().message); co_await std::move(op_); } co_return; }
@@ -121,6 +129,14 @@ struct Server {
     auto sp = opt.key->sign(kServerSessionDomain, *exp);
     json welcome{{"v", kProtocolVersion}, {"store", store_id}, {"acked", acked}, {"server_cert", opt.cert.bytes},
                  {"proof", crypto::to_hex(sp)}};
+    if (relay) {
+      json marks = json::object();
+      for (const auto& [d, seq] : *wm) {
+        const engine::Certificate* c = store.registry().trust().certificate(d);
+        if (c && carried(c->unit)) marks[d] = seq;
+      }
+      welcome["watermarks"] = marks;
+    }
     Status w = co_await send(s, kWelcome, [&] { return message(welcome); }, io());
     if (!w) co_return;
 
@@ -144,7 +160,11 @@ struct Server {
           // A device pushes its own log only: nobody else's, nothing root-signed.
           auto ev = engine::read_event(*item);
           if (!ev) { { auto op_ = fail(s, who, "batch: " + ev.error().message); co_await std::move(op_); } co_return; }
-          if (ev->body.device != dev->id) { { auto op_ = fail(s, who, "batch holds another device's event"); co_await std::move(op_); } co_return; }
+          if (relay) {
+            // A relay forwards the logs of devices of the units it carries, nobody else's.
+            const engine::Certificate* d = store.registry().trust().certificate(ev->body.device);
+            if (!d || !carried(d->unit)) { { auto op_ = fail(s, who, "batch holds an event of a device this relay does not carry"); co_await std::move(op_); } co_return; }
+          } else if (ev->body.device != dev->id) { { auto op_ = fail(s, who, "batch holds another device's event"); co_await std::move(op_); } co_return; }
           in.push_back({std::move(*item), t});
         }
         auto res = store.ingest(in, true);
@@ -154,11 +174,16 @@ struct Server {
         auto wm2 = store.watermarks();
         if (!wm2) { { auto op_ = fail(s, who, wm2.error().message); co_await std::move(op_); } co_return; }
         acked = wm2->count(dev->id) ? wm2->at(dev->id) : 0;
+        json marks = json::object();
+        for (const auto& i : in) {
+          auto ev = engine::read_event(i.item);
+          if (ev) marks[ev->body.device] = wm2->count(ev->body.device) ? wm2->at(ev->body.device) : 0;
+        }
         auto rc = receipt(*dev, acked);
         if (!rc) { { auto op_ = fail(s, who, rc.error().message); co_await std::move(op_); } co_return; }
         log_line(who + ": " + std::to_string(in.size()) + " events, acknowledged up to " + std::to_string(acked) +
                  (q ? " (" + std::to_string(q) + " quarantined)" : ""));
-        if (!co_await send(s, kAck, [&] { return message(json{{"acked", acked}, {"quarantined", q}, {"receipt", *rc}}); }, io())) co_return;
+        if (!co_await send(s, kAck, [&] { return message(json{{"acked", acked}, {"watermarks", marks}, {"quarantined", q}, {"receipt", *rc}}); }, io())) co_return;
       } else if (f->type == kPull) {
         int64_t ip = jint(hd, "items", 0), ep = jint(hd, "events", 0);
         auto end = store.feed_end();
@@ -167,12 +192,12 @@ struct Server {
         // from an older copy), starts again from the beginning.
         bool reset = jstr(hd, "store") != store_id || ip > end->first || ep > end->second;
         if (reset) ip = ep = 0;
-        auto feed = store.feed(dev->unit, ip, ep, opt.limits.batch_bytes);
+        auto feed = store.feed(units, ip, ep, opt.limits.batch_bytes);
         if (!feed) { { auto op_ = fail(s, who, feed.error().message); co_await std::move(op_); } co_return; }
         std::string recs_out;
         // The device's own events beyond its local head first (a restored laptop).
         int64_t own_after = jint(hd, "own_after", -1);
-        if (own_after >= 0 && own_after < acked) {
+        if (!relay && own_after >= 0 && own_after < acked) {
           auto own = store.device_log(dev->id, own_after, 100000);
           if (!own) { { auto op_ = fail(s, who, own.error().message); co_await std::move(op_); } co_return; }
           for (const auto& it : *own) put_record(recs_out, t_now(), it.bytes);
@@ -275,7 +300,28 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
     tick.async_wait(check);
   };
   check({});
+  std::thread relay;
+  if (!opt.upstream.empty()) {
+    relay = std::thread([&] {
+      double backoff = 1;
+      std::mt19937_64 rng(std::random_device{}());
+      while (!stop.load()) {
+        auto r = relay_once(opt.store_path, opt.upstream, *opt.key, opt.cert, opt.limits, opt.now);
+        double wait = opt.relay_interval_seconds;
+        if (!r) {
+          log_line("upstream " + opt.upstream + ": " + r.error().message + "; retrying");
+          backoff = std::min(backoff * 2, 300.0);
+          wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
+        } else {
+          backoff = 1;
+          if (r->pushed || r->pulled) log_line("upstream " + opt.upstream + ": forwarded " + std::to_string(r->pushed) + ", pulled " + std::to_string(r->pulled));
+        }
+        for (double w = 0; w < wait && !stop.load(); w += 0.1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
   io.run();
+  if (relay.joinable()) relay.join();
   return {};
 }
 

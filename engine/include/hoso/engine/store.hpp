@@ -118,7 +118,7 @@ class Store {
     bool done = false;                      // nothing more after this batch
     std::vector<std::string> attachments;   // hashes the events reference
   };
-  Result<Feed> feed(const std::string& unit, int64_t items_after, int64_t events_after, size_t max_bytes) const;
+  Result<Feed> feed(const std::vector<std::string>& units, int64_t items_after, int64_t events_after, size_t max_bytes) const;
   // Highest positions of the feed (a cursor beyond them comes from a restored store).
   Result<std::pair<int64_t, int64_t>> feed_end() const;
 

@@ -122,6 +122,8 @@ class Trust {
 
   const Certificate* certificate(const std::string& id) const;
   const Certificate* unit(const std::string& code) const;  // newest unit certificate
+  // `code` and every unit whose chain of parents reaches it (a relay carries these).
+  std::vector<std::string> units_under(const std::string& code) const;
   // Earliest effective revocation of a certificate, if any.
   const Revocation* revocation(const std::string& cert_id) const;
   const std::map<std::string, Certificate>& certificates() const { return certs_; }

@@ -39,6 +39,10 @@ struct ServerOptions {
   std::shared_ptr<crypto::SigningKey> key;
   crypto::SignedItem cert;  // the server's certificate
   Limits limits;
+  // Relay mode: the parent server HOST:PORT this server pulls from and
+  // forwards to, continuously.
+  std::string upstream;
+  int relay_interval_seconds = 2;
   // Called once listening, with the bound port (tests use port 0).
   std::function<void(uint16_t)> on_listening;
   // Clock seam.
@@ -68,5 +72,12 @@ struct SyncReport {
 // until acknowledged, pull until caught up, move attachments. Safe to
 // interrupt anywhere: what was acknowledged is durable on both sides.
 Result<SyncReport> sync_once(const ClientOptions& opt);
+
+// One relay round against the parent: pull what it has for the units this
+// relay carries, forward every device log held here beyond the parent's
+// watermark, move attachments.
+Result<SyncReport> relay_once(const std::string& store_path, const std::string& upstream,
+                              const crypto::SigningKey& key, const crypto::SignedItem& cert, const Limits& limits,
+                              std::function<int64_t()> now);
 
 }  // namespace hoso::sync
