@@ -122,7 +122,7 @@ struct Client {
     }
     bool first = true;
     for (;;) {
-      json pull{{"store", server_store}, {"items", ip}, {"events", ep_}};
+      json pull{{"store", server_store}, {"items", ip}, {"events", ep_}, {"max", static_cast<int64_t>(opt.limits.batch_bytes)}};
       if (first && own_after >= 0) pull["own_after"] = own_after;
       first = false;
       st = co_await send(s, kPull, [&] { return message(pull); }, io());

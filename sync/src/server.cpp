@@ -29,7 +29,10 @@ int64_t jint(const json& j, const char* k, int64_t dflt) {
   return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : dflt;
 }
 
-void log_line(const std::string& s) { std::cerr << "hoso serve: " << s << std::endl; }
+std::function<void(const std::string&)> g_log = [](const std::string& s) { std::cerr << "hoso serve: " << s << std::endl; };
+void log_line(const std::string& s) {
+  if (g_log) g_log(s);
+}
 
 // GCC 12 miscompiles braced initialisers with string literals inside a
 // co_await expression; building the payload in a lambda sidesteps it.
@@ -192,7 +195,10 @@ struct Server {
         // from an older copy), starts again from the beginning.
         bool reset = jstr(hd, "store") != store_id || ip > end->first || ep > end->second;
         if (reset) ip = ep = 0;
-        auto feed = store.feed(units, ip, ep, opt.limits.batch_bytes);
+        // The client may ask for smaller batches (a bad link: a cut costs at most one).
+        size_t max_bytes = opt.limits.batch_bytes;
+        if (int64_t asked = jint(hd, "max", 0); asked > 0) max_bytes = std::min(max_bytes, static_cast<size_t>(asked));
+        auto feed = store.feed(units, ip, ep, max_bytes);
         if (!feed) { { auto op_ = fail(s, who, feed.error().message); co_await std::move(op_); } co_return; }
         std::string recs_out;
         // The device's own events beyond its local head first (a restored laptop).
@@ -264,6 +270,7 @@ Result<tcp::endpoint> endpoint_of(const std::string& hp) {
 }  // namespace
 
 Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
+  if (opt.log) g_log = opt.log;
   auto store = engine::Store::open_server(opt.store_path, opt.root);
   if (!store) return store.error();
   auto cert = engine::read_certificate(opt.cert, opt.root);

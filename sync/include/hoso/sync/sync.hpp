@@ -47,6 +47,8 @@ struct ServerOptions {
   std::function<void(uint16_t)> on_listening;
   // Clock seam.
   std::function<int64_t()> now;
+  // Where session events are logged (default: stderr).
+  std::function<void(const std::string&)> log;
 };
 
 // Serves until `stop` becomes true (checked about once a second) or a fatal
