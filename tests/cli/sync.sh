@@ -157,6 +157,8 @@ for n in A1 B1; do
 done
 assert_eq "$(server_events_of A1)" $EA "server events of A1"
 assert_eq "$(server_events_of B1)" $EB "server events of B1"
+assert_eq "$(last_receipt A1)" $EA "A1's latest receipt"
+assert_eq "$(last_receipt B1)" $EB "B1's latest receipt"
 
 # --- A2 pulls commune A, and nothing of B. --------------------------------
 sync_direct A2
@@ -206,11 +208,19 @@ sync_until A1 cut
 assert_eq "$(sync_field acked)" $EA "A1 acked after the restore"
 assert_eq "$(sync_field pending)" 0 "A1 pending after the restore"
 assert_eq "$(server_events_of A1)" $EA "A1's events on the server after the restore"
+assert_eq "$(last_receipt A1)" $EA "A1's latest receipt after the restore"
+# A new dossier of A1 after the restore reaches A2, whose pull cursor was
+# taken on the store before the restore.
+make_events A1.db offA.key 5 0 a1h3
+sync_until A1 cut
+assert_eq "$(sync_field acked)" $((EA + 5)) "A1 acked after a new dossier"
+sync_direct A2
+assert_eq "$(list_of A2)" "$(list_of A1)" "A2's dossiers after the restore"
 sync_until B1 cut
 assert_eq "$(sync_field acked)" $EB "B1 acked after the restore"
 sync_direct A2
 assert_eq "$(list_of A2)" "$(list_of A1)" "A2's dossiers after the restore"
-check_exactly_once $EVENTS
+check_exactly_once $((EVENTS + 5))
 expect_ok "$HOSO" verify --data srv --json
 [[ $(json_get "$OUT" 'd["ok"]') == true ]] || fail_with_output "verify --data srv after the restore"
 check_attachments_server att-*.bin

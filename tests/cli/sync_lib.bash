@@ -11,6 +11,7 @@ SYNC_TRIES=0
 
 sync_cleanup() {
   local rc=$? p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
   for p in "${PROXY_PID[@]}" $SRV_PID; do kill "$p" 2>/dev/null || true; done
   for p in "${PROXY_PID[@]}" $SRV_PID; do wait "$p" 2>/dev/null || true; done
   if (( rc != 0 )) && [[ -n ${WORK:-} && -e ${WORK}/srv.log ]]; then
@@ -102,6 +103,16 @@ sync_direct() {
     fail_with_output "sync of $1 left something pending"
 }
 
+# server_alive: fails, with the server's exit status, if it died.
+server_alive() {
+  [[ -n $SRV_PID ]] || return 0
+  kill -0 "$SRV_PID" 2>/dev/null && return 0
+  local rc=0
+  wait "$SRV_PID" 2>/dev/null || rc=$?
+  SRV_PID=
+  fail "the server died (exit status $rc)"
+}
+
 sync_field() { json_get "$OUT" "d[\"$1\"]"; }
 
 # sync_until N PROXY: `hoso sync` of laptop N through proxy PROXY, again and
@@ -116,6 +127,7 @@ sync_until() {
       return 0
     fi
     [[ $rc == 0 || $rc == 124 || -s $ERR ]] || fail_with_output "sync of $n failed without a word"
+    server_alive
   done
   fail_with_output "sync of $n through proxy $via not done after $max runs"
 }
@@ -127,7 +139,7 @@ import sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 c.execute("PRAGMA busy_timeout = 10000")
 for row in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))
+    print("|".join("" if v is None else v.decode(errors="replace") if isinstance(v, bytes) else str(v) for v in row))
 PY
 }
 laptop_sql() { sql $1.db "$2"; }
@@ -205,4 +217,12 @@ server_digest() {
   server_sql "SELECT hash, device, seq FROM events ORDER BY hash" | md5sum
   server_sql "SELECT hash, size FROM attachments ORDER BY hash" | md5sum
   server_sql "SELECT code, status, step, holder FROM dossiers ORDER BY code" | md5sum
+}
+
+# last_receipt N: the acknowledged sequence of laptop N's latest receipt from
+# the server's current store.
+last_receipt() {
+  local store
+  store=$(server_sql "SELECT value FROM meta WHERE key = 'store_id'")
+  laptop_sql $1 "SELECT max(acked) FROM receipts WHERE server_store = '$store'"
 }
