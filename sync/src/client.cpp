@@ -1,6 +1,8 @@
 // The device side of sync: one round of pull, push and attachments over one
 // TLS session. Nothing is trusted before the server proved the root-certified
 // key and the session is bound to the device's key.
+#include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "hoso/crypto/canonical.hpp"
@@ -396,10 +398,20 @@ Result<SyncReport> sync_once(const ClientOptions& opt) {
   if (server.empty()) return make_error(Errc::invalid_argument, "no server: give --server HOST:PORT (or set it at hoso init)");
   ClientOptions o = opt;
   o.server = server;
+  // The batch size adapts to the link: halved after a round the link cut,
+  // doubled (up to the configured size) after a clean one, and remembered in
+  // the store, so a link that drops every few kilobytes still makes progress.
+  size_t cap = opt.limits.batch_bytes;
+  size_t batch = cap;
+  if (auto b = store->meta("link_batch_bytes"); !b.empty()) batch = std::clamp<size_t>(std::strtoull(b.c_str(), nullptr, 10), 2048, cap);
+  o.limits.batch_bytes = batch;
   Client c(o, *store);
   c.me = store->device_cert_id();
   c.key = opt.device_key.get();
-  return run_client(c, server);
+  auto r = run_client(c, server);
+  size_t next = r ? std::min(cap, batch * 2) : (r.error().code == Errc::io ? std::max<size_t>(2048, batch / 2) : batch);
+  if (next != batch) (void)store->set_meta_value("link_batch_bytes", std::to_string(next));
+  return r;
 }
 
 }  // namespace hoso::sync

@@ -25,8 +25,8 @@ using crypto::Result;
 using crypto::Status;
 
 struct Limits {
-  size_t batch_bytes = 256 * 1024;      // uncompressed bytes of events per push or feed batch
-  size_t chunk_bytes = 256 * 1024;      // attachment chunk
+  size_t batch_bytes = 64 * 1024;       // uncompressed bytes of events per push or feed batch (at most)
+  size_t chunk_bytes = 16 * 1024;       // attachment chunk: small, so a cut link loses little
   int io_timeout_seconds = 30;          // every read and write
   int handshake_timeout_seconds = 15;
   size_t max_sessions = 256;            // concurrent connections the server serves
