@@ -1,0 +1,777 @@
+// The sync server against bad peers (SPEC §5: bad input of any kind gets a
+// clear error, applies nothing, and never stops the server serving others):
+// each case runs a hostile peer while a well-behaved laptop syncs at the same
+// time, then checks that nothing of the hostile peer was stored and that the
+// good laptop's events reached the server.
+#include <utility>  // before Asio with Boost 1.74 and g++ 12
+
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../cli/defaults.hpp"
+#include "hoso/crypto/canonical.hpp"
+#include "hoso/crypto/keys.hpp"
+#include "hoso/engine/calendar.hpp"
+#include "hoso/engine/event.hpp"
+#include "hoso/engine/store.hpp"
+#include "hoso/engine/trust.hpp"
+#include "hoso/sync/frame.hpp"
+#include "hoso/sync/sync.hpp"
+#include "wire.hpp"
+
+using namespace hoso;
+namespace fs = std::filesystem;
+namespace wire = hoso::sync::wire;
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+const std::string P = "000.00.00.H12", A = "000.00.31.H12", B = "000.00.32.H12";
+
+struct SyncTempDir {
+  std::string path;
+  SyncTempDir() {
+    std::string t = (fs::temp_directory_path() / "hoso-sync-XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~SyncTempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::shared_ptr<crypto::SigningKey> share(const crypto::SigningKey& k) {
+  return std::make_shared<crypto::SigningKey>(crypto::SigningKey::from_seed(crypto::ByteView(k.seed().data(), k.seed().size())));
+}
+
+template <class T>
+wire::awaitable<std::optional<T>> optional_of(wire::awaitable<T> a) {
+  co_return co_await std::move(a);
+}
+
+// A province, a server store served on 127.0.0.1:0, and laptop stores.
+struct SyncWorld {
+  SyncTempDir dir;
+  crypto::SigningKey root = crypto::SigningKey::generate();
+  int64_t t0 = 0;
+  std::vector<crypto::SignedItem> items;  // everything, revocations included
+  std::map<std::string, crypto::SigningKey> keys;
+  std::map<std::string, crypto::SignedItem> certs;
+  std::string server_db;
+  std::atomic<bool> stop{false};
+  std::thread server;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint16_t port = 0;
+  bool listening = false;
+  std::optional<sync::Status> served;
+  int64_t now = 0;
+  int64_t clock = 0;  // device wall time of the next local event
+
+  SyncWorld() {
+    auto t = engine::parse_iso8601("2026-03-02T08:00:00+07:00");
+    REQUIRE(t);
+    t0 = *t;
+    now = t0 + 86400;
+    clock = t0 + 3600;
+    using K = engine::CertKind;
+    engine::CertRequest u;
+    u.kind = K::unit;
+    u.issued_at = t0;
+    u.name = "Tỉnh";
+    u.unit = P;
+    add_cert("unit-p", u);
+    u.name = "Tân Lập";
+    u.unit = A;
+    u.parent = P;
+    add_cert("unit-a", u);
+    u.name = "Hòa Bình";
+    u.unit = B;
+    add_cert("unit-b", u);
+    person("a-receiver", K::officer, A, {"receiver"});
+    person("a-specialist", K::officer, A, {"specialist"});
+    person("b-receiver", K::officer, B, {"receiver"});
+    person("a1", K::device, A, {}, 1);
+    person("a2", K::device, A, {}, 2);
+    person("a3", K::device, A, {}, 3);
+    person("a-revoked", K::device, A, {}, 4);
+    person("a-expired", K::device, A, {}, 5, t0 - 10 * 86400, 1);
+    person("server", K::server, P, {});
+    doc(engine::kTypeProcedure, cli::defaults::kProcedure);
+    doc(engine::kTypeCalendar, cli::defaults::kCalendar2026);
+    doc(engine::kTypeCalendar, cli::defaults::kCalendar2027);
+    auto c = engine::read_certificate(certs.at("a-revoked"), root.public_key());
+    REQUIRE(c);
+    auto r = engine::issue_revocation(root, *c, "stolen", t0, t0);
+    REQUIRE(r);
+    items.push_back(*r);
+
+    server_db = dir.path + "/server.db";
+    {
+      auto s = engine::Store::open_server(server_db, root.public_key());
+      REQUIRE(s);
+      REQUIRE(s->ingest(items, t0));
+    }
+    for (const char* d : {"a1", "a2", "a3"}) device(d);
+  }
+  ~SyncWorld() {
+    stop = true;
+    if (server.joinable()) server.join();
+  }
+
+  void add_cert(const std::string& label, const engine::CertRequest& req) {
+    auto item = engine::issue_certificate(root, req);
+    REQUIRE(item);
+    certs.emplace(label, *item);
+    items.push_back(*item);
+  }
+  void person(const std::string& label, engine::CertKind kind, const std::string& unit, std::vector<std::string> roles,
+              std::optional<int64_t> slot = {}, std::optional<int64_t> issued = {}, int64_t days = engine::kDefaultCertDays) {
+    auto k = crypto::SigningKey::generate();
+    engine::CertRequest req;
+    req.kind = kind;
+    req.name = label;
+    req.unit = unit;
+    req.pub = k.public_key();
+    req.roles = std::move(roles);
+    req.slot = slot;
+    req.issued_at = issued.value_or(t0);
+    req.days = days;
+    add_cert(label, req);
+    keys.emplace(label, std::move(k));
+  }
+  void doc(const char* type, const char* text) {
+    auto d = crypto::parse_json_strict(text);
+    REQUIRE(d);
+    auto item = engine::sign_document(root, type, *d, t0);
+    REQUIRE(item);
+    items.push_back(*item);
+  }
+  std::string db(const std::string& label) const { return dir.path + "/" + label + ".db"; }
+  void device(const std::string& label) {
+    auto sealed = crypto::seal_key_file(keys.at(label), label, "pw", crypto::Kdf::interactive);
+    REQUIRE(sealed);
+    std::string kf(reinterpret_cast<const char*>(sealed->data()), sealed->size());
+    auto s = engine::Store::create_device(db(label), root.public_key(), certs.at(label), kf, "");
+    REQUIRE(s);
+    REQUIRE(s->ingest(items, t0));
+  }
+  std::string id(const std::string& label) const { return certs.at(label).id_hex(); }
+
+  // A dossier received on a laptop: one more event of its log.
+  std::string receive(const std::string& label, const std::string& officer = "a-receiver") {
+    auto s = engine::Store::open(db(label));
+    REQUIRE(s);
+    engine::ReceiveRequest r{"1.001193", "Người nộp", {{"cccd", "001201000001"}, {"child_name", "Bé"}, {"birth_date", "2026-02-20"}}, {}};
+    clock += 60;
+    auto d = s->receive(keys.at(officer), keys.at(label), r, clock);
+    REQUIRE(d);
+    return d->code;
+  }
+  void act(const std::string& label, const std::string& code, const std::string& action, const std::string& officer) {
+    auto s = engine::Store::open(db(label));
+    REQUIRE(s);
+    engine::ActRequest r;
+    r.dossier = code;
+    r.action = action;
+    clock += 60;
+    auto d = s->act(keys.at(officer), keys.at(label), r, clock);
+    REQUIRE(d);
+  }
+  // A laptop's own log, as the envelopes it would push.
+  std::vector<std::string> log(const std::string& label) const {
+    auto s = engine::Store::open(db(label), false);
+    REQUIRE(s);
+    auto l = s->device_log(id(label), 0, 100000);
+    REQUIRE(l);
+    std::vector<std::string> out;
+    for (const auto& it : *l) out.push_back(it.bytes);
+    return out;
+  }
+  int64_t local_head(const std::string& label) const {
+    auto s = engine::Store::open(db(label), false);
+    REQUIRE(s);
+    auto w = s->watermarks();
+    REQUIRE(w);
+    return w->count(id(label)) ? w->at(id(label)) : 0;
+  }
+  std::map<std::string, int64_t> server_wm() const {
+    auto s = engine::Store::open(server_db, false);
+    REQUIRE(s);
+    auto w = s->watermarks();
+    REQUIRE(w);
+    return *w;
+  }
+  size_t server_quarantine() const {
+    auto s = engine::Store::open(server_db, false);
+    REQUIRE(s);
+    auto q = s->quarantine();
+    REQUIRE(q);
+    return q->size();
+  }
+
+  sync::ServerOptions server_options(const std::string& key_label, const std::string& cert_label) {
+    sync::ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.store_path = server_db;
+    o.root = root.public_key();
+    o.key = share(keys.at(key_label));
+    o.cert = certs.at(cert_label);
+    o.limits.io_timeout_seconds = 2;
+    o.limits.handshake_timeout_seconds = 2;
+    int64_t n = now;
+    o.now = [n] { return n; };
+    return o;
+  }
+  void start() {
+    auto o = server_options("server", "server");
+    o.on_listening = [this](uint16_t p) {
+      std::lock_guard<std::mutex> l(mu);
+      port = p;
+      listening = true;
+      cv.notify_all();
+    };
+    server = std::thread([this, o] {
+      auto st = sync::serve(o, stop);
+      std::lock_guard<std::mutex> l(mu);
+      served = st;
+      listening = true;  // wake the waiter if serve failed early
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> l(mu);
+    REQUIRE(cv.wait_for(l, std::chrono::seconds(10), [this] { return listening; }));
+    REQUIRE(port != 0);
+  }
+  bool still_serving() {
+    std::lock_guard<std::mutex> l(mu);
+    return !served.has_value();
+  }
+
+  sync::ClientOptions client(const std::string& label, uint16_t p) const {
+    sync::ClientOptions o;
+    o.server = "127.0.0.1:" + std::to_string(p);
+    o.db = db(label);
+    o.device_key = share(keys.at(label));
+    o.limits.io_timeout_seconds = 5;
+    o.limits.handshake_timeout_seconds = 5;
+    int64_t n = now;
+    o.now = [n] { return n; };
+    return o;
+  }
+};
+
+// A peer that speaks the wire by hand.
+struct Peer {
+  asio::io_context io;
+  std::unique_ptr<asio::ssl::context> ctx = wire::client_context();
+  wire::Stream s{io, *ctx};
+
+  template <class T>
+  T run(wire::awaitable<T> a) {
+    std::optional<T> out;
+    std::exception_ptr ex;
+    asio::co_spawn(io, optional_of(std::move(a)), [&](std::exception_ptr e, std::optional<T> v) {
+      ex = e;
+      if (!e) out = std::move(v);
+    });
+    io.restart();
+    io.run();
+    if (ex) std::rethrow_exception(ex);
+    return std::move(*out);
+  }
+  void tcp(uint16_t port) {
+    s.lowest_layer().connect(wire::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void tls(uint16_t port) {
+    tcp(port);
+    s.handshake(asio::ssl::stream_base::client);
+  }
+  crypto::Bytes exporter() {
+    auto e = wire::exporter(s);
+    REQUIRE(e);
+    return *e;
+  }
+  void send(uint8_t type, const std::string& payload) {
+    auto st = run(wire::write_frame(s, type, payload, std::chrono::seconds(5)));
+    REQUIRE(st);
+  }
+  void hello(const std::string& device, const crypto::SigningKey& key, bool other_bytes = false) {
+    auto e = exporter();
+    if (other_bytes) e[0] ^= 1;
+    auto proof = key.sign(wire::kSessionDomain, e);
+    json h = json::object();
+    h["v"] = wire::kProtocolVersion;
+    h["device"] = device;
+    h["proof"] = crypto::to_hex(proof);
+    send(wire::kHello, wire::message(h));
+  }
+  sync::Result<sync::Frame> read(int seconds = 8) { return run(wire::read_frame(s, std::chrono::seconds(seconds))); }
+  // The TLS session as a device, up to WELCOME.
+  json login(uint16_t port, const std::string& device, const crypto::SigningKey& key) {
+    tls(port);
+    hello(device, key);
+    auto f = read();
+    REQUIRE(f);
+    REQUIRE(int(f->type) == int(wire::kWelcome));
+    auto m = wire::parse_message(f->payload);
+    REQUIRE(m);
+    return m->first;
+  }
+  json push(const std::vector<std::string>& events) {
+    std::string batch;
+    for (const auto& e : events) wire::put_record(batch, 0, e);
+    auto z = sync::compress(batch);
+    REQUIRE(z);
+    return push_raw(*z);
+  }
+  json push_raw(const std::string& tail) {
+    send(wire::kPush, wire::message(json::object(), tail));
+    return reply();
+  }
+  // The server's answer as JSON: its header with "_type", or {"_closed": reason}.
+  json reply(int seconds = 8) {
+    auto f = read(seconds);
+    json out = json::object();
+    if (!f) {
+      INFO(f.error().message);
+      REQUIRE(f.error().message.find("timed out") == std::string::npos);  // an answer, not silence
+      out["_closed"] = f.error().message;
+      return out;
+    }
+    auto m = wire::parse_message(f->payload);
+    REQUIRE(m);
+    out = m->first;
+    out["_type"] = int(f->type);
+    return out;
+  }
+};
+
+bool refused(const json& r) {
+  return r.contains("_closed") || (r.contains("_type") && r["_type"] == int(wire::kError) && r.contains("error"));
+}
+std::string error_of(const json& r) {
+  if (r.contains("error")) return r["error"].get<std::string>();
+  return r.contains("_closed") ? "closed: " + r["_closed"].get<std::string>() : r.dump();
+}
+
+// Reads raw bytes until the server closes (true) or `seconds` pass (false).
+bool closes_tcp(wire::tcp::socket& sock, int seconds) {
+  timeval tv{seconds, 0};
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(sock.native_handle(), buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+// Runs `bad` while the laptop a1 (with a new event) syncs in another thread;
+// then the good sync succeeded, a1's log is on the server, and the other
+// watermarks are as `expect` says (the hostile peer stored nothing).
+struct Guard {
+  SyncWorld& w;
+  template <class F>
+  void operator()(F bad, std::map<std::string, int64_t> expect_changes = {}) {
+    auto before = w.server_wm();
+    w.receive("a1");
+    int64_t head = w.local_head("a1");
+    std::optional<sync::Result<sync::SyncReport>> good;
+    std::thread t([&] { good.emplace(sync::sync_once(w.client("a1", w.port))); });
+    try {
+      bad();
+    } catch (...) {
+      t.join();
+      throw;
+    }
+    t.join();
+    REQUIRE(good);
+    INFO((*good ? std::string("ok") : good->error().message));
+    REQUIRE(*good);
+    auto after = w.server_wm();
+    CHECK(after[w.id("a1")] == head);
+    after.erase(w.id("a1"));
+    before.erase(w.id("a1"));
+    for (auto& [dev, seq] : expect_changes) before[dev] = seq;
+    CHECK(after == before);
+    CHECK(w.still_serving());
+  }
+};
+
+std::string flip_officer_sig(std::string bytes) {
+  auto p = bytes.find("\"sig\":\"");
+  REQUIRE(p != std::string::npos);
+  char& c = bytes[p + 7];
+  c = c == '0' ? '1' : '0';
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("sync: the server refuses bad peers and keeps serving others", "[sync]") {
+  SyncWorld w;
+  w.start();
+  Guard guard{w};
+
+  // The good laptop on its own first.
+  w.receive("a1");
+  auto first = sync::sync_once(w.client("a1", w.port));
+  INFO((first ? std::string("ok") : first.error().message));
+  REQUIRE(first);
+  CHECK(w.server_wm()[w.id("a1")] == w.local_head("a1"));
+
+  SECTION("transport: garbage, plaintext, oversized and stalled frames") {
+    // Garbage bytes instead of TLS.
+    guard([&] {
+      Peer p;
+      p.tcp(w.port);
+      std::string junk(300, '\x17');
+      for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 37 + 11);
+      asio::write(p.s.next_layer(), asio::buffer(junk));
+      CHECK(closes_tcp(p.s.next_layer(), 6));
+    });
+    // A plaintext HELLO frame without TLS.
+    guard([&] {
+      Peer p;
+      p.tcp(w.port);
+      json h = json::object();
+      h["v"] = 1;
+      h["device"] = w.id("a2");
+      h["proof"] = std::string(128, '0');
+      std::string out;
+      REQUIRE(sync::encode_frame(out, wire::kHello, wire::message(h)));
+      asio::write(p.s.next_layer(), asio::buffer(out));
+      CHECK(closes_tcp(p.s.next_layer(), 6));
+    });
+    // TLS, then a HELLO frame length over its limit.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      const unsigned char head[5] = {0x00, 0x10, 0x00, 0x00, wire::kHello};  // 1 MiB
+      asio::write(p.s, asio::buffer(head, 5));
+      CHECK(refused(p.reply()));
+    });
+    // TLS and a good HELLO, then a frame length over kMaxFrame.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a2"), w.keys.at("a2"));
+      size_t len = sync::kMaxFrame + 1;
+      const unsigned char head[5] = {static_cast<unsigned char>(len >> 24), static_cast<unsigned char>(len >> 16),
+                                     static_cast<unsigned char>(len >> 8), static_cast<unsigned char>(len), wire::kPush};
+      asio::write(p.s, asio::buffer(head, 5));
+      CHECK(refused(p.reply()));
+    });
+    // TLS, then 3 bytes of a header, then silence: dropped after the
+    // handshake timeout while the good laptop syncs.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      const unsigned char head[3] = {0x00, 0x00, 0x00};
+      asio::write(p.s, asio::buffer(head, 3));
+      auto t = std::chrono::steady_clock::now();
+      auto f = p.read(10);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      REQUIRE(!f);
+      CHECK(f.error().message.find("timed out") == std::string::npos);  // the server hung up, not us
+      CHECK(secs < 6);
+    });
+    // A TCP peer that never starts TLS is dropped too.
+    guard([&] {
+      Peer p;
+      p.tcp(w.port);
+      auto t = std::chrono::steady_clock::now();
+      CHECK(closes_tcp(p.s.next_layer(), 8));
+      CHECK(std::chrono::steady_clock::now() - t < std::chrono::seconds(6));
+    });
+  }
+
+  SECTION("the device's proof") {
+    // An unknown device certificate id.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(std::string(64, 'a'), w.keys.at("a2"));
+      auto r = p.reply();
+      INFO("server said: " << error_of(r));
+      CHECK(refused(r));
+    });
+    // A proof signed over other bytes.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(w.id("a2"), w.keys.at("a2"), true);
+      auto r = p.reply();
+      CHECK(refused(r));
+    });
+    // A device posing as another: a2's key for a1's certificate.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(w.id("a1"), w.keys.at("a2"));
+      CHECK(refused(p.reply()));
+    });
+    // A revoked device with a correct proof.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(w.id("a-revoked"), w.keys.at("a-revoked"));
+      auto r = p.reply();
+      CHECK(refused(r));
+      CHECK(r.value("_type", 0) == int(wire::kError));
+    });
+    // An expired device certificate with a correct proof.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(w.id("a-expired"), w.keys.at("a-expired"));
+      auto r = p.reply();
+      CHECK(refused(r));
+      CHECK(r.value("_type", 0) == int(wire::kError));
+    });
+    // An officer's certificate as a device.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.hello(w.id("a-receiver"), w.keys.at("a-receiver"));
+      CHECK(refused(p.reply()));
+    });
+    // A PUSH before HELLO; a HELLO of another protocol version.
+    guard([&] {
+      Peer p;
+      p.tls(w.port);
+      p.send(wire::kPush, wire::message(json::object()));
+      CHECK(refused(p.reply()));
+      Peer q;
+      q.tls(w.port);
+      json h = json::object();
+      h["v"] = 99;
+      q.send(wire::kHello, wire::message(h));
+      CHECK(refused(q.reply()));
+    });
+  }
+
+  SECTION("pushed batches") {
+    // a3's log: receive D1, receive D2, receive D3, accept D1.
+    auto d1 = w.receive("a3");
+    w.receive("a3");
+    w.receive("a3");
+    w.act("a3", d1, "accept", "a-receiver");
+    auto log = w.log("a3");
+    REQUIRE(log.size() == 4);
+    w.receive("a2");
+    auto log2 = w.log("a2");
+    REQUIRE(log2.size() == 1);
+
+    // Another device's event in a3's batch.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      auto r = p.push({log2[0]});
+      CHECK(refused(r));
+    });
+    // A forged event (the officer's signature flipped) after a good one:
+    // the whole batch is refused.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      auto r = p.push({log[0], flip_officer_sig(log[1])});
+      CHECK(refused(r));
+    });
+    // A gap: seq 2 without 1.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      CHECK(refused(p.push({log[1]})));
+    });
+    // Garbage where the zstd batch should be.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      CHECK(refused(p.push_raw("this is not a zstd frame at all, just words")));
+    });
+    // A zstd bomb: a small frame declaring more than the limit once inflated.
+    guard([&] {
+      auto bomb = sync::compress(std::string(sync::kMaxDecompressed + 1024, '\0'));
+      REQUIRE(bomb);
+      REQUIRE(bomb->size() < sync::kMaxFrame / 2);
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      CHECK(refused(p.push_raw(*bomb)));
+    });
+    // Records that do not parse inside a good zstd frame.
+    guard([&] {
+      Peer p;
+      p.login(w.port, w.id("a3"), w.keys.at("a3"));
+      auto z = sync::compress("\x01\x02\x03 truncated record");
+      REQUIRE(z);
+      CHECK(refused(p.push_raw(*z)));
+      Peer q;
+      q.login(w.port, w.id("a3"), w.keys.at("a3"));
+      CHECK(refused(q.push({"{\"not\":\"an item\"}"})));
+    });
+    CHECK(w.server_wm().count(w.id("a3")) == 0);
+
+    // A replayed batch: the second time is a no-op.
+    guard(
+        [&] {
+          Peer p;
+          auto wel = p.login(w.port, w.id("a3"), w.keys.at("a3"));
+          CHECK(wel.value("acked", -1) == 0);
+          auto r1 = p.push({log[0], log[1]});
+          REQUIRE(r1.value("_type", 0) == int(wire::kAck));
+          CHECK(r1.value("acked", -1) == 2);
+          auto r2 = p.push({log[0], log[1]});
+          INFO(r2.dump());
+          CHECK(r2.value("_type", 0) == int(wire::kAck));
+          CHECK(r2.value("acked", -1) == 2);
+        },
+        {{w.id("a3"), 2}});
+
+    // An event by an officer of another unit, correctly signed: quarantined,
+    // it takes its sequence slot and the next event applies.
+    guard(
+        [&] {
+          auto ev3 = crypto::parse_item(log[2]);
+          REQUIRE(ev3);
+          auto e3 = engine::read_event(*ev3);
+          REQUIRE(e3);
+          engine::EventBody b = e3->body;
+          b.actor = w.id("b-receiver");
+          auto forged = engine::sign_event(b, w.keys.at("b-receiver"), w.keys.at("a3"));
+          REQUIRE(forged);
+          Peer p;
+          auto wel = p.login(w.port, w.id("a3"), w.keys.at("a3"));
+          CHECK(wel.value("acked", -1) == 2);
+          auto r = p.push({forged->item.bytes, log[3]});
+          INFO(r.dump());
+          REQUIRE(r.value("_type", 0) == int(wire::kAck));
+          CHECK(r.value("acked", -1) == 4);
+          CHECK(r.value("quarantined", -1) == 1);
+        },
+        {{w.id("a3"), 4}});
+    CHECK(w.server_quarantine() == 1);
+    auto s = engine::Store::open(w.server_db, false);
+    REQUIRE(s);
+    auto d = s->dossier(d1);
+    REQUIRE(d);
+    CHECK(d->step == "review");
+  }
+  CHECK(w.still_serving());
+}
+
+TEST_CASE("sync: a stalled device session is dropped while others sync", "[sync]") {
+  SyncWorld w;
+  w.start();
+  Guard guard{w};
+  // After WELCOME, 3 bytes of a header and silence: the server's read
+  // deadline (4 x io timeout between messages) drops it.
+  Peer p;
+  p.login(w.port, w.id("a2"), w.keys.at("a2"));
+  const unsigned char head[3] = {0x00, 0x00, 0x01};
+  asio::write(p.s, asio::buffer(head, 3));
+  auto t = std::chrono::steady_clock::now();
+  guard([] {});
+  guard([] {});
+  auto f = p.read(15);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  REQUIRE(!f);
+  CHECK(f.error().message.find("timed out") == std::string::npos);
+  CHECK(secs < 12);
+  guard([] {});
+}
+
+namespace {
+// A fake server for one connection: TLS with `tls_key`, reads HELLO, answers
+// WELCOME with `cert` and a session proof by `proof_key`, then waits for the
+// peer to go.
+void fake_server(wire::tcp::acceptor& acc, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
+                 const crypto::SigningKey& proof_key) {
+  auto ctx = wire::server_context(tls_key);
+  REQUIRE(ctx);
+  wire::tcp::socket sock = acc.accept();
+  wire::Stream s(std::move(sock), **ctx);
+  boost::system::error_code ec;
+  s.handshake(asio::ssl::stream_base::server, ec);
+  if (ec) return;
+  unsigned char head[5];
+  asio::read(s, asio::buffer(head, 5), ec);
+  if (ec) return;
+  size_t len = size_t(head[0]) << 24 | size_t(head[1]) << 16 | size_t(head[2]) << 8 | head[3];
+  std::string payload(len - 1, '\0');
+  asio::read(s, asio::buffer(payload), ec);
+  if (ec) return;
+  auto exp = wire::exporter(s);
+  if (!exp) return;
+  json wel = json::object();
+  wel["v"] = wire::kProtocolVersion;
+  wel["store"] = "fake";
+  wel["acked"] = 0;
+  wel["server_cert"] = cert.bytes;
+  wel["proof"] = crypto::to_hex(proof_key.sign(wire::kServerSessionDomain, *exp));
+  std::string out;
+  REQUIRE(sync::encode_frame(out, wire::kWelcome, wire::message(wel)));
+  asio::write(s, asio::buffer(out), ec);
+  char buf[256];
+  while (!ec) s.read_some(asio::buffer(buf), ec);
+}
+
+sync::Result<sync::SyncReport> sync_with_fake(SyncWorld& w, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
+                                              const crypto::SigningKey& proof_key) {
+  asio::io_context io;
+  wire::tcp::acceptor acc(io, wire::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t port = acc.local_endpoint().port();
+  std::thread t([&] { fake_server(acc, tls_key, cert, proof_key); });
+  auto r = sync::sync_once(w.client("a2", port));
+  t.join();
+  return r;
+}
+}  // namespace
+
+TEST_CASE("sync: a laptop refuses a server that is not the province's", "[sync]") {
+  SyncWorld w;
+  // serve() itself refuses a certificate that is not a server's, and a key
+  // that is not the certificate's.
+  std::atomic<bool> stop{true};
+  auto bad_kind = sync::serve(w.server_options("a2", "a2"), stop);
+  REQUIRE(!bad_kind);
+  CHECK(bad_kind.error().code == sync::Errc::unauthorized);
+  auto bad_key = sync::serve(w.server_options("a3", "server"), stop);
+  REQUIRE(!bad_key);
+
+  w.receive("a2");
+  auto before = w.local_head("a2");
+  // A server presenting a device's certificate (with that device's key).
+  auto r1 = sync_with_fake(w, w.keys.at("a2"), w.certs.at("a2"), w.keys.at("a2"));
+  REQUIRE(!r1);
+  CHECK(r1.error().code == sync::Errc::unauthorized);
+  CHECK(r1.error().message.find("not a server") != std::string::npos);
+  // The server's certificate and a session proof by its key, but another TLS key.
+  auto r2 = sync_with_fake(w, w.keys.at("a3"), w.certs.at("server"), w.keys.at("server"));
+  REQUIRE(!r2);
+  CHECK(r2.error().code == sync::Errc::unauthorized);
+  CHECK(r2.error().message.find("TLS key") != std::string::npos);
+  // A server whose TLS key and proof are another root's certificate's.
+  CHECK(w.local_head("a2") == before);
+
+  // The real server afterwards: a2 syncs fine.
+  w.start();
+  auto ok = sync::sync_once(w.client("a2", w.port));
+  INFO((ok ? std::string("ok") : ok.error().message));
+  REQUIRE(ok);
+  CHECK(w.server_wm()[w.id("a2")] == before);
+}
