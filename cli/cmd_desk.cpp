@@ -422,6 +422,11 @@ void register_desk(CLI::App& app) {
       }
       auto r = store->report(from, to, *t);
       if (!r) return r.error();
+      if (!o->data.empty()) {
+        auto devs = store->devices_report();
+        if (!devs) return devs.error();
+        (*r)["devices"] = *devs;
+      }
       if (o->c.json) { print_json(*r); return {}; }
       std::cout << std::left << std::setw(18) << tr("UNIT", "ĐƠN VỊ") << std::right;
       for (const char* h : {"dossiers", "finished", "early", "on_time", "late", "overdue", "suppl.", "extens."}) std::cout << std::setw(10) << h;

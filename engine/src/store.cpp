@@ -51,6 +51,7 @@ INSERT OR IGNORE INTO dossier_units(code, unit) SELECT code, holder FROM dossier
 ALTER TABLE devices ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE receipts(id INTEGER PRIMARY KEY, server_store TEXT NOT NULL, acked INTEGER NOT NULL, bytes BLOB NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE attachments_partial(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE device_sync(device TEXT PRIMARY KEY, last_sync INTEGER NOT NULL, pending INTEGER NOT NULL) WITHOUT ROWID;
 )SQL",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -675,6 +676,36 @@ Status Store::refresh() {
   int64_t n = st->i64(0);
   if (n == impl_->loaded_items) return {};
   return impl_->load();
+}
+
+Status Store::note_sync(const std::string& device, int64_t at, int64_t pending) {
+  auto st = Stmt::prepare(impl_->db, "INSERT OR REPLACE INTO device_sync(device, last_sync, pending) VALUES(?,?,?)");
+  if (!st) return st.error();
+  st->bind(1, device).bind(2, at).bind(3, pending);
+  return st->run();
+}
+
+Result<json> Store::devices_report() const {
+  auto st = Stmt::prepare(impl_->db,
+                          "SELECT d.device, d.seq, s.last_sync, s.pending FROM devices d LEFT JOIN device_sync s ON s.device = d.device "
+                          "UNION SELECT s.device, 0, s.last_sync, s.pending FROM device_sync s WHERE s.device NOT IN (SELECT device FROM devices) "
+                          "ORDER BY 1");
+  if (!st) return st.error();
+  json out = json::array();
+  const auto& trust = impl_->reg->trust();
+  const auto& cal = impl_->reg->calendar();
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const Certificate* c = trust.certificate(st->text(0));
+    if (c && c->kind != CertKind::device) continue;
+    auto last = st->opt_i64(2);
+    out.push_back({{"device", st->text(0)}, {"name", c ? c->name : ""}, {"unit", c ? c->unit : ""}, {"acked", st->i64(1)},
+                   {"pending", st->opt_i64(3) ? json(*st->opt_i64(3)) : json()},
+                   {"last_sync", last ? json(cal.utc_offset_minutes() ? cal.iso(*last) : utc_iso(*last)) : json()}});
+  }
+  return out;
 }
 
 Status Store::set_meta_value(const std::string& key, const std::string& value) { return impl_->set_meta(key, value); }

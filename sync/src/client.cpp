@@ -58,6 +58,8 @@ struct Client {
   int64_t acked = 0;                          // device mode: this laptop's watermark at the server
   std::map<std::string, int64_t> upstream_wm;  // relay mode: every device's watermark upstream
   std::set<std::string> wanted;               // attachments to fetch
+  int64_t pending_report = 0;
+  int64_t pending_before = 0;  // the backlog as last known, told to the server at once
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
   void progress(const std::string& s) const {
     if (opt.progress) opt.progress(s);
@@ -82,6 +84,7 @@ struct Client {
     if (!exp) co_return exp.error();
     auto proof = key->sign(kSessionDomain, *exp);
     json hello{{"v", kProtocolVersion}, {"device", me}, {"proof", crypto::to_hex(proof)}};
+    if (!relay) hello["pending"] = pending_before;
     Status st = co_await send(s, kHello, [&] { return message(hello); }, io());
     if (!st) co_return st;
     auto welcome = co_await expect(s, kWelcome, io());
@@ -206,6 +209,7 @@ struct Client {
     }
     rep.acked = acked;
     rep.pending = local - acked;
+    pending_report = rep.pending;
 
     // Attachments after the events that reference them: up, then down.
     auto mine = store.referenced_attachments(me, 0);
@@ -214,7 +218,8 @@ struct Client {
     if (!st) co_return st;
     st = co_await download(s);
     if (!st) co_return st;
-    st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
+    json bye{{"pending", pending_report}};
+    st = co_await send(s, kBye, [&] { return message(bye); }, io());
     (void)st;
     co_return Status{};
   }
@@ -408,6 +413,12 @@ Result<SyncReport> sync_once(const ClientOptions& opt) {
   Client c(o, *store);
   c.me = store->device_cert_id();
   c.key = opt.device_key.get();
+  if (auto w = store->watermarks(); w && w->count(c.me)) {
+    int64_t a = 0;
+    if (auto lr = store->last_receipt(); lr && *lr)
+      if (auto it = crypto::parse_item(**lr)) a = jint(it->body, "acked", 0);
+    c.pending_before = std::max<int64_t>(0, w->at(c.me) - a);
+  }
   auto r = run_client(c, server);
   size_t next = r ? std::min(cap, batch * 2) : (r.error().code == Errc::io ? std::max<size_t>(2048, batch / 2) : batch);
   if (next != batch) (void)store->set_meta_value("link_batch_bytes", std::to_string(next));

@@ -140,13 +140,19 @@ struct Server {
       }
       welcome["watermarks"] = marks;
     }
+    if (!relay) (void)store.note_sync(dev->id, now(), jint(h, "pending", 0));
     Status w = co_await send(s, kWelcome, [&] { return message(welcome); }, io());
     if (!w) co_return;
 
     for (;;) {
       auto f = co_await read_frame(s, std::chrono::seconds(opt.limits.io_timeout_seconds * 4));
       if (!f) { log_line(who + ": " + f.error().message); co_return; }
-      if (f->type == kBye) co_return;
+      if (f->type == kBye) {
+        // The device reports the backlog it still holds, for the province's view.
+        auto bm = parse_message(f->payload);
+        if (!relay && bm) (void)store.note_sync(dev->id, now(), jint(bm->first, "pending", 0));
+        co_return;
+      }
       auto m = parse_message(f->payload);
       if (!m) { { auto op_ = fail(s, who, m.error().message); co_await std::move(op_); } co_return; }
       const json& hd = m->first;

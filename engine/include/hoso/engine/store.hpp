@@ -127,6 +127,11 @@ class Store {
   Result<std::optional<std::string>> last_receipt() const;
   Status set_meta_value(const std::string& key, const std::string& value);
 
+  // Server side: when a device last synced and the backlog it reported.
+  Status note_sync(const std::string& device, int64_t at, int64_t pending);
+  // report --data's `devices`: device, name, unit, acked, pending, last_sync.
+  Result<nlohmann::json> devices_report() const;
+
   // Attachments that travel in chunks and resume where a link broke:
   // (bytes held, declared size or -1 when nothing is held).
   static constexpr int64_t kMaxAttachment = 64ll << 20;
