@@ -568,6 +568,15 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
   return f;
 }
 
+Result<std::string> Store::feed_anchor(int64_t items_pos, int64_t events_pos) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT (SELECT id FROM items WHERE rowid = ?1), (SELECT hash FROM events WHERE rowid = ?2)");
+  if (!st) return st.error();
+  st->bind(1, items_pos).bind(2, events_pos);
+  auto row = st->step();
+  if (!row) return row.error();
+  return st->opt_text(0).value_or("") + ":" + st->opt_text(1).value_or("");
+}
+
 Result<std::pair<int64_t, int64_t>> Store::feed_end() const {
   auto st = Stmt::prepare(impl_->db, "SELECT (SELECT ifnull(max(rowid), 0) FROM items), (SELECT ifnull(max(rowid), 0) FROM events)");
   if (!st) return st.error();

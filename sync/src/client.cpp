@@ -119,16 +119,29 @@ struct Client {
     // Pull: own events a restored laptop lacks first, then the feed.
     std::string cursor_key = "cursor:" + server_store;
     int64_t ip = 0, ep_ = 0;
-    if (auto c = store.meta(cursor_key); !c.empty()) std::sscanf(c.c_str(), "%lld %lld", reinterpret_cast<long long*>(&ip), reinterpret_cast<long long*>(&ep_));
+    std::string anchor;
+    if (auto c = store.meta(cursor_key); !c.empty()) {
+      // "<items pos> <events pos> <anchor>"
+      char* end = nullptr;
+      ip = std::strtoll(c.c_str(), &end, 10);
+      ep_ = std::strtoll(end, &end, 10);
+      while (*end == ' ') ++end;
+      anchor = end;
+    }
     if (auto wl = store.meta("attachments_wanted"); !wl.empty()) {
       auto j = json::parse(wl, nullptr, false);
       if (j.is_array())
         for (const auto& h : j) wanted.insert(h.get<std::string>());
     }
-    bool first = true;
+    bool first = true, own_more = false;
     for (;;) {
       json pull{{"store", server_store}, {"items", ip}, {"events", ep_}, {"max", static_cast<int64_t>(opt.limits.batch_bytes)}};
-      if (first && own_after >= 0) pull["own_after"] = own_after;
+      if (!anchor.empty()) pull["anchor"] = anchor;
+      if (own_after >= 0 && (first || own_more)) {
+        auto w = store.watermarks();
+        if (!w) co_return w.error();
+        pull["own_after"] = w->count(me) ? w->at(me) : 0;
+      }
       first = false;
       st = co_await send(s, kPull, [&] { return message(pull); }, io());
       if (!st) co_return st;
@@ -154,7 +167,9 @@ struct Client {
         if (h.is_string()) wanted.insert(h.get<std::string>());
       ip = jint(feed->first, "items", ip);
       ep_ = jint(feed->first, "events", ep_);
-      Status cs = store.set_meta_value(cursor_key, std::to_string(ip) + " " + std::to_string(ep_));
+      anchor = jstr(feed->first, "anchor");
+      own_more = feed->first.value("own_more", false);
+      Status cs = store.set_meta_value(cursor_key, std::to_string(ip) + " " + std::to_string(ep_) + " " + anchor);
       if (!cs) co_return cs;
       progress("pulled " + std::to_string(rep.pulled) + " items");
       if (feed->first.value("done", true)) break;

@@ -200,25 +200,46 @@ struct Server {
         // A cursor of another store, or beyond this one's end (a store restored
         // from an older copy), starts again from the beginning.
         bool reset = jstr(hd, "store") != store_id || ip > end->first || ep > end->second;
+        if (!reset && hd.contains("anchor")) {
+          // The entries at the cursor must be the ones the client saw there:
+          // a store restored from an older copy that grew again differs.
+          auto anchor = store.feed_anchor(ip, ep);
+          if (!anchor) { { auto op_ = fail(s, who, anchor.error().message); co_await std::move(op_); } co_return; }
+          reset = *anchor != jstr(hd, "anchor");
+        }
         if (reset) ip = ep = 0;
         // The client may ask for smaller batches (a bad link: a cut costs at most one).
         size_t max_bytes = opt.limits.batch_bytes;
         if (int64_t asked = jint(hd, "max", 0); asked > 0) max_bytes = std::min(max_bytes, static_cast<size_t>(asked));
-        auto feed = store.feed(units, ip, ep, max_bytes);
-        if (!feed) { { auto op_ = fail(s, who, feed.error().message); co_await std::move(op_); } co_return; }
         std::string recs_out;
-        // The device's own events beyond its local head first (a restored laptop).
+        // The device's own events beyond its local head first (a restored
+        // laptop), in bounded batches; the feed follows once they are all back.
         int64_t own_after = jint(hd, "own_after", -1);
+        bool own_more = false;
         if (!relay && own_after >= 0 && own_after < acked) {
-          auto own = store.device_log(dev->id, own_after, 100000);
+          auto own = store.device_log(dev->id, own_after, 1000);
           if (!own) { { auto op_ = fail(s, who, own.error().message); co_await std::move(op_); } co_return; }
-          for (const auto& it : *own) put_record(recs_out, t_now(), it.bytes);
+          int64_t sent = 0;
+          for (const auto& it : *own) {
+            if (!recs_out.empty() && recs_out.size() + it.bytes.size() > max_bytes) break;
+            put_record(recs_out, t_now(), it.bytes);
+            ++sent;
+          }
+          own_more = own_after + sent < acked;
         }
+        engine::Store::Feed empty;
+        empty.items_pos = ip;
+        empty.events_pos = ep;
+        auto feed = own_more ? Result<engine::Store::Feed>(empty) : store.feed(units, ip, ep, max_bytes);
+        if (!feed) { { auto op_ = fail(s, who, feed.error().message); co_await std::move(op_); } co_return; }
         for (const auto& e : feed->entries) put_record(recs_out, e.arrived_at, e.bytes);
+        auto anchor = store.feed_anchor(feed->items_pos, feed->events_pos);
+        if (!anchor) { { auto op_ = fail(s, who, anchor.error().message); co_await std::move(op_); } co_return; }
         auto z = compress(recs_out);
         if (!z) { { auto op_ = fail(s, who, z.error().message); co_await std::move(op_); } co_return; }
-        json fh{{"store", store_id}, {"items", feed->items_pos}, {"events", feed->events_pos}, {"done", feed->done},
-                {"reset", reset}, {"attachments", feed->attachments}, {"count", feed->entries.size()}};
+        json fh{{"store", store_id}, {"items", feed->items_pos}, {"events", feed->events_pos}, {"done", feed->done && !own_more},
+                {"reset", reset}, {"attachments", feed->attachments}, {"count", feed->entries.size()}, {"anchor", *anchor},
+                {"own_more", own_more}};
         if (!co_await send(s, kFeed, [&] { return message(fh, *z); }, io())) co_return;
       } else if (f->type == kAttQuery) {
         auto p = store.attachment_progress(jstr(hd, "hash"));
@@ -255,7 +276,17 @@ struct Server {
         if (ec == asio::error::operation_aborted) co_return;
         continue;
       }
-      asio::co_spawn(acc.get_executor(), session(std::move(sock)), asio::detached);
+      // One session's unexpected failure is logged and ends that session only.
+      asio::co_spawn(acc.get_executor(), session(std::move(sock)), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          log_line(std::string("session ended by an unexpected error: ") + x.what());
+        } catch (...) {
+          log_line("session ended by an unexpected error");
+        }
+      });
     }
   }
 };
@@ -333,7 +364,14 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
       }
     });
   }
-  io.run();
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& x) {
+      log_line(std::string("unexpected error, serving on: ") + x.what());
+    }
+  }
   if (relay.joinable()) relay.join();
   return {};
 }

@@ -119,6 +119,10 @@ class Store {
     std::vector<std::string> attachments;   // hashes the events reference
   };
   Result<Feed> feed(const std::vector<std::string>& units, int64_t items_after, int64_t events_after, size_t max_bytes) const;
+  // What sits at a feed position: "<item id>:<event hash>" (empty parts at 0).
+  // A cursor remembers it, so a store restored from an older copy that has
+  // since grown past the cursor is still noticed.
+  Result<std::string> feed_anchor(int64_t items_pos, int64_t events_pos) const;
   // Highest positions of the feed (a cursor beyond them comes from a restored store).
   Result<std::pair<int64_t, int64_t>> feed_end() const;
 
