@@ -50,6 +50,30 @@ Result<crypto::SigningKey> device_key(const engine::Store& store, const Common& 
   return key;
 }
 
+// A bar on a terminal (phase, count, bytes, rate, time left), plain lines
+// otherwise (logs, pipes).
+void draw_progress(const sync::ClientOptions::Progress& p, bool tty) {
+  double rate = p.seconds > 0 ? p.bytes / p.seconds : 0;
+  char line[200];
+  std::string bar;
+  std::string eta;
+  if (p.total > 0) {
+    int filled = static_cast<int>(20.0 * std::min<double>(1.0, double(p.done) / double(p.total)));
+    bar = "[" + std::string(filled, '#') + std::string(20 - filled, '.') + "] ";
+    if (p.done > 0 && p.done < p.total) {
+      double left = p.seconds * double(p.total - p.done) / double(p.done);
+      eta = "  about " + std::to_string(static_cast<int64_t>(left + 0.5)) + " s left";
+    }
+  }
+  std::string count = std::to_string(p.done) + (p.total > 0 ? "/" + std::to_string(p.total) : "");
+  std::snprintf(line, sizeof line, "%s%s %s  %.1f KB  %.1f KB/s", bar.c_str(), p.phase.c_str(), count.c_str(), p.bytes / 1024.0,
+                rate / 1024.0);
+  std::string out = line;
+  out += eta;
+  if (tty) std::cerr << "\r\033[K" << out << std::flush;
+  else std::cerr << out << "\n";
+}
+
 }  // namespace
 
 void register_sync(CLI::App& app) {
@@ -155,10 +179,7 @@ void register_sync(CLI::App& app) {
       }
       bool tty = ::isatty(2);
       if (o->progress)
-        co.progress = [tty](const std::string& line) {
-          if (tty) std::cerr << "\r\033[K" << line << std::flush;
-          else std::cerr << line << "\n";
-        };
+        co.progress = [tty](const sync::ClientOptions::Progress& p) { draw_progress(p, tty); };
       auto report = [&](const sync::SyncReport& r) {
         if (o->progress && tty) std::cerr << "\n";
         if (o->c.json)

@@ -3,6 +3,7 @@
 // key and the session is bound to the device's key.
 #include <algorithm>
 #include <cstdlib>
+#include <chrono>
 #include <set>
 
 #include "hoso/crypto/canonical.hpp"
@@ -61,8 +62,16 @@ struct Client {
   int64_t pending_report = 0;
   int64_t pending_before = 0;  // the backlog as last known, told to the server at once
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
-  void progress(const std::string& s) const {
-    if (opt.progress) opt.progress(s);
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  void progress(const char* phase, int64_t done, int64_t total) const {
+    if (!opt.progress) return;
+    ClientOptions::Progress p;
+    p.phase = phase;
+    p.done = done;
+    p.total = total;
+    p.bytes = rep.bytes_sent + rep.bytes_received;
+    p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    opt.progress(p);
   }
 
   awaitable<Status> connect(Stream& s, const tcp::endpoint& ep) {
@@ -171,7 +180,7 @@ struct Client {
       own_more = feed->first.value("own_more", false);
       Status cs = store.set_meta_value(cursor_key, std::to_string(ip) + " " + std::to_string(ep_) + " " + anchor);
       if (!cs) co_return cs;
-      progress("pulled " + std::to_string(rep.pulled) + " items");
+      progress("pull", rep.pulled, 0);
       if (feed->first.value("done", true)) break;
     }
     co_return Status{};
@@ -195,6 +204,7 @@ struct Client {
 
     // Push from the server's acknowledgement: a watermark that went backwards
     // (a restored server) gets the missing events again.
+    const int64_t push_from = acked;
     while (acked < local) {
       auto log = store.device_log(me, acked, 2000);
       if (!log) co_return log.error();
@@ -220,7 +230,7 @@ struct Client {
       if (!rs) co_return rs;
       rep.pushed += n;
       acked = now_acked;
-      progress("pushed " + std::to_string(rep.pushed) + " events, acknowledged up to " + std::to_string(acked) + " of " + std::to_string(local));
+      progress("push", acked - push_from, local - push_from);
     }
     rep.acked = acked;
     rep.pending = local - acked;
@@ -260,7 +270,7 @@ struct Client {
         auto next = co_await expect(s, kAttState, io());
         if (!next) co_return next.error();
         have = jint(next->first, "have", 0);
-        progress("attachment " + h.substr(0, 12) + ": " + std::to_string(have) + "/" + std::to_string(size) + " bytes up");
+        progress("attachment up", have, size);
       }
     }
     co_return Status{};
@@ -290,6 +300,7 @@ struct Client {
         if (!r) co_return r.error();
         rep.bytes_received += static_cast<int64_t>(data->second.size());
         have = *r;
+        progress("attachment down", have, size);
         if (have >= size) {
           wanted.erase(h);
           break;
@@ -351,7 +362,7 @@ struct Client {
         if (now_up < up + n) co_return make_error(Errc::conflict, "the parent acknowledged less than a forwarded batch");
         rep.pushed += n;
         up = now_up;
-        progress("forwarded " + std::to_string(rep.pushed) + " events");
+        progress("forward", rep.pushed, 0);
       }
     }
     st = co_await upload(s, std::vector<std::string>(atts.begin(), atts.end()));

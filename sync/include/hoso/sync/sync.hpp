@@ -61,8 +61,14 @@ struct ClientOptions {
   std::shared_ptr<crypto::SigningKey> device_key;
   Limits limits;
   std::function<int64_t()> now;
-  // Progress: called after each batch with a line of text.
-  std::function<void(const std::string&)> progress;
+  // Progress: called after each batch.
+  struct Progress {
+    std::string phase;  // "pull", "push", "attachment up", "attachment down"
+    int64_t done = 0, total = 0;  // events (push), bytes (attachments); total 0 if unknown
+    int64_t bytes = 0;            // bytes on the wire so far, both directions
+    double seconds = 0;           // since the round started
+  };
+  std::function<void(const Progress&)> progress;
 };
 
 struct SyncReport {
