@@ -31,7 +31,7 @@ int64_t jint(const json& j, const char* k, int64_t dflt) {
 template <class F>
 awaitable<Status> send(Stream& s, uint8_t type, F make, std::chrono::seconds timeout) {
   std::string payload = make();
-  co_return co_await write_frame(s, type, payload, timeout);
+  co_return co_await write_frame(s, type, std::move(payload), timeout);
 }
 
 // A reply of the expected type, or the server's ERROR as an error.
@@ -74,7 +74,9 @@ struct Client {
     opt.progress(p);
   }
 
-  awaitable<Status> connect(Stream& s, const tcp::endpoint& ep) {
+  // Coroutine parameters are taken by value: a reference could outlive the
+  // caller's temporary before the coroutine first runs.
+  awaitable<Status> connect(Stream& s, tcp::endpoint ep) {
     {
       asio::steady_timer t(s.get_executor(), std::chrono::seconds(opt.limits.handshake_timeout_seconds));
       t.async_wait([&s](boost::system::error_code ec) {
@@ -186,7 +188,7 @@ struct Client {
     co_return Status{};
   }
 
-  awaitable<Status> run(Stream& s, const tcp::endpoint& ep) {
+  awaitable<Status> run(Stream& s, tcp::endpoint ep) {
     Status st = co_await connect(s, ep);
     if (!st) co_return st;
     if (relay) co_return co_await run_relay(s);
@@ -249,7 +251,7 @@ struct Client {
     co_return Status{};
   }
 
-  awaitable<Status> upload(Stream& s, const std::vector<std::string>& hashes) {
+  awaitable<Status> upload(Stream& s, std::vector<std::string> hashes) {
     Status st;
     for (const auto& h : hashes) {
       auto data = store.attachment(h);
@@ -393,7 +395,8 @@ Result<SyncReport> run_client(Client& c, const std::string& server) {
   auto ctx = client_context();
   Stream s(io, *ctx);
   Status out = make_error(Errc::internal, "sync did not finish");
-  asio::co_spawn(io, c.run(s, *results.begin()), [&](std::exception_ptr e, Status st) {
+  tcp::endpoint endpoint = *results.begin();
+  asio::co_spawn(io, c.run(s, endpoint), [&](std::exception_ptr e, Status st) {
     out = e ? make_error(Errc::internal, "sync failed unexpectedly") : st;
   });
   io.run();

@@ -39,7 +39,7 @@ void log_line(const std::string& s) {
 template <class F>
 awaitable<Status> send(Stream& s, uint8_t type, F make, std::chrono::seconds timeout) {
   std::string payload = make();
-  co_return co_await write_frame(s, type, payload, timeout);
+  co_return co_await write_frame(s, type, std::move(payload), timeout);
 }
 
 struct Server {
@@ -52,7 +52,8 @@ struct Server {
   int64_t now() const { return opt.now(); }
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
 
-  awaitable<void> fail(Stream& s, const std::string& who, const std::string& msg) {
+  // Parameters by value: the coroutine runs after the caller's temporaries die.
+  awaitable<void> fail(Stream& s, std::string who, std::string msg) {
     log_line(who + ": " + msg);
     (void)co_await send(s, kError, [&] { return message(json{{"error", msg}}); }, std::chrono::seconds(5));
   }
@@ -107,7 +108,11 @@ struct Server {
     const json& h = hm->first;
     if (jint(h, "v", 0) != kProtocolVersion) { { auto op_ = fail(s, who, "unsupported protocol version"); co_await std::move(op_); } co_return; }
     (void)store.refresh();  // items `hoso publish` added meanwhile (a new revocation applies now)
-    const engine::Certificate* dev = store.registry().trust().certificate(jstr(h, "device"));
+    // A copy: the store's registry is rebuilt when signed items change, and
+    // this session outlives any pointer into it.
+    std::optional<engine::Certificate> dev_cert;
+    if (const auto* c = store.registry().trust().certificate(jstr(h, "device"))) dev_cert = *c;
+    const engine::Certificate* dev = dev_cert ? &*dev_cert : nullptr;
     if (!dev) { { auto op_ = fail(s, who, "unknown device certificate"); co_await std::move(op_); } co_return; }
     who = "device \"" + dev->name + "\"";
     // A laptop proves a device certificate; a relay proves a server certificate

@@ -113,7 +113,7 @@ awaitable<Result<Frame>> read_frame(Stream& s, std::chrono::seconds timeout, siz
   co_return f;
 }
 
-awaitable<Status> write_frame(Stream& s, uint8_t type, std::string_view payload, std::chrono::seconds timeout) {
+awaitable<Status> write_frame(Stream& s, uint8_t type, std::string payload, std::chrono::seconds timeout) {
   std::string out;
   Status st = encode_frame(out, type, payload);
   if (!st) co_return st;

@@ -59,7 +59,7 @@ Result<crypto::Bytes> exporter(Stream& s);
 // Frames with a deadline: on expiry the socket is cancelled and the call
 // fails with Errc::io "timed out".
 awaitable<Result<Frame>> read_frame(Stream& s, std::chrono::seconds timeout, size_t max_frame = kMaxFrame);
-awaitable<Status> write_frame(Stream& s, uint8_t type, std::string_view payload, std::chrono::seconds timeout);
+awaitable<Status> write_frame(Stream& s, uint8_t type, std::string payload, std::chrono::seconds timeout);
 
 // A message: [u32 length of JSON header][JSON header][binary tail].
 std::string message(const nlohmann::json& header, std::string_view tail = {});
