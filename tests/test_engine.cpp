@@ -66,3 +66,73 @@ TEST_CASE("a public key file with a non-string format is an error, not a crash",
   REQUIRE_FALSE(r);
   CHECK(r.error().code == crypto::Errc::bad_format);
 }
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "../cli/defaults.hpp"
+#include "hoso/engine/store.hpp"
+
+TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") {
+  namespace fs = std::filesystem;
+  std::string dir = (fs::temp_directory_path() / "hoso-equiv-XXXXXX").string();
+  REQUIRE(::mkdtemp(dir.data()));
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { fs::remove_all(d); }
+  } cleanup{dir};
+  auto t0 = engine::parse_iso8601("2026-03-02T09:00:00+07:00");
+  REQUIRE(t0);
+  auto root = crypto::SigningKey::generate();
+  auto officer = crypto::SigningKey::generate();
+  auto device = crypto::SigningKey::generate();
+  std::vector<crypto::SignedItem> items;
+  engine::CertRequest u;
+  u.kind = engine::CertKind::unit;
+  u.name = "Xã";
+  u.unit = "U1";
+  u.issued_at = *t0 - 86400;
+  items.push_back(*engine::issue_certificate(root, u));
+  engine::CertRequest o = u;
+  o.kind = engine::CertKind::officer;
+  o.roles = {"receiver"};
+  o.pub = officer.public_key();
+  items.push_back(*engine::issue_certificate(root, o));
+  engine::CertRequest dv = u;
+  dv.kind = engine::CertKind::device;
+  dv.slot = 1;
+  dv.pub = device.public_key();
+  auto dcert = engine::issue_certificate(root, dv);
+  REQUIRE(dcert);
+  items.push_back(*dcert);
+  items.push_back(*engine::sign_document(root, engine::kTypeProcedure, *crypto::parse_json_strict(cli::defaults::kProcedure), *t0));
+  items.push_back(*engine::sign_document(root, engine::kTypeCalendar, *crypto::parse_json_strict(cli::defaults::kCalendar2026), *t0));
+  auto sealed = crypto::seal_key_file(device, "d", "pw", crypto::Kdf::interactive);
+  REQUIRE(sealed);
+  std::string key(sealed->begin(), sealed->end());
+  // The same laptop twice: a restored copy that signed on without pulling.
+  auto a = engine::Store::create_device(dir + "/a.db", root.public_key(), *dcert, key, "");
+  auto b = engine::Store::create_device(dir + "/b.db", root.public_key(), *dcert, key, "");
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(a->ingest(items, *t0));
+  REQUIRE(b->ingest(items, *t0));
+  std::map<std::string, std::string> fields{{"cccd", "1"}, {"child_name", "B"}, {"birth_date", "2026-02-01"}};
+  REQUIRE(a->receive(officer, device, {"1.001193", "An", fields, {}}, *t0));
+  REQUIRE(b->receive(officer, device, {"1.001193", "Bình", fields, {}}, *t0 + 60));
+  auto other = b->device_log(b->device_cert_id(), 0, 10);
+  REQUIRE(other);
+  REQUIRE(other->size() == 1);
+  auto r = a->ingest(*other, *t0 + 120);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == crypto::Errc::conflict);
+  CHECK(r.error().message.find("equivocation") != std::string::npos);
+  auto wm = a->watermarks();
+  REQUIRE(wm);
+  CHECK(wm->at(a->device_cert_id()) == 1);
+  auto v = a->verify();
+  CHECK(v.ok());
+  REQUIRE(v.warnings.size() == 1);
+  CHECK(v.warnings[0].find("two different events at sequence 1") != std::string::npos);
+}

@@ -54,6 +54,7 @@ ALTER TABLE devices ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE receipts(id INTEGER PRIMARY KEY, server_store TEXT NOT NULL, acked INTEGER NOT NULL, bytes BLOB NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE attachments_partial(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE device_sync(device TEXT PRIMARY KEY, last_sync INTEGER NOT NULL, pending INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE equivocations(hash TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, noted_at INTEGER NOT NULL);
 )SQL",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -157,6 +158,17 @@ struct Store::Impl {
   std::unique_ptr<Registry> reg;
   std::map<std::string, std::string> meta;
   int64_t loaded_items = 0;
+  std::optional<std::pair<Event, int64_t>> flagged;  // an equivocation to record after the rollback
+
+  void record_flagged() {
+    if (!flagged) return;
+    auto [ev, at] = std::move(*flagged);
+    flagged.reset();
+    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO equivocations(hash, device, seq, bytes, noted_at) VALUES(?,?,?,?,?)");
+    if (!st) return;
+    st->bind(1, ev.hash).bind(2, ev.body.device).bind(3, ev.body.seq).bind_blob(4, ev.item.bytes).bind(5, at);
+    (void)st->run();
+  }
 
   Status load() {
     Status ms = load_meta_keys();
@@ -275,6 +287,9 @@ struct Store::Impl {
       if (!row) return row.error();
       if (*row) {
         if (q->text(0) == ev->hash) return IngestResult{Outcome::duplicate, ev->hash, {}};
+        // A correctly signed second event at a taken (device, sequence) is
+        // evidence of a restored or cloned laptop: refused, but flagged.
+        if (check_signatures(*ev, *reg)) flagged = std::make_pair(*ev, arrived_at);
         return make_error(Errc::conflict, "equivocation: device " + ev->body.device.substr(0, 16) + " already signed another event at sequence " +
                                               std::to_string(ev->body.seq));
       }
@@ -509,32 +524,39 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::Signed
 
 Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& items, bool contiguous) {
   auto& I = *impl_;
-  auto tx = Tx::begin(I.db);
-  if (!tx) return tx.error();
   std::vector<IngestResult> out;
-  // Root-signed items first, so events in the same batch can rely on them.
-  std::vector<char> sig_ok(items.size(), 0);
-  auto run = [&](bool events) -> Status {
-    for (size_t i = 0; i < items.size(); ++i) {
-      const auto& in = items[i];
-      const auto& it = in.item;
-      if ((it.type == kTypeEvent) != events) continue;
-      auto r = events ? I.ingest_event(it, in.arrived_at, contiguous, sig_ok[i]) : I.ingest_root_item(it, in.arrived_at);
-      if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
-      out.push_back(*r);
-    }
-    return {};
-  };
-  Status st = run(false);
-  if (st) verify_signatures_in_parallel(items, *I.reg, sig_ok);
-  if (st) st = run(true);
-  if (st) st = tx->commit();
+  Status st;
+  I.flagged.reset();
+  {
+    auto tx = Tx::begin(I.db);
+    if (!tx) return tx.error();
+    // Root-signed items first, so events in the same batch can rely on them.
+    std::vector<char> sig_ok(items.size(), 0);
+    auto run = [&](bool events) -> Status {
+      for (size_t i = 0; i < items.size(); ++i) {
+        const auto& in = items[i];
+        const auto& it = in.item;
+        if ((it.type == kTypeEvent) != events) continue;
+        auto r = events ? I.ingest_event(it, in.arrived_at, contiguous, sig_ok[i]) : I.ingest_root_item(it, in.arrived_at);
+        if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
+        out.push_back(*r);
+      }
+      return {};
+    };
+    st = run(false);
+    if (st) verify_signatures_in_parallel(items, *I.reg, sig_ok);
+    if (st) st = run(true);
+    if (st) st = tx->commit();
+  }  // rolled back here unless committed
   if (!st) {
-    // Nothing was applied: drop what the in-memory registry learned.
+    // Nothing was applied: drop what the in-memory registry learned, then
+    // keep the evidence of an equivocation, outside the rolled-back batch.
     Status reload = I.load();
     (void)reload;
+    I.record_flagged();
     return st.error();
   }
+  I.flagged.reset();
   return out;
 }
 
@@ -1071,7 +1093,18 @@ VerifyReport Store::verify() const {
       }
     }
   }
-  // 5. The device identity.
+  // 5. Equivocations noted on the way in: evidence, reported.
+  {
+    auto st = Stmt::prepare(I.db, "SELECT device, seq, hash FROM equivocations ORDER BY noted_at");
+    if (st)
+      for (;;) {
+        auto row = st->step();
+        if (!row || !*row) break;
+        rep.warnings.push_back("device " + st->text(0).substr(0, 16) + " signed two different events at sequence " +
+                               std::to_string(st->i64(1)) + " (the second, " + st->text(2).substr(0, 16) + ", was refused)");
+      }
+  }
+  // 6. The device identity.
   if (is_device()) {
     const Certificate* c = reg.trust().certificate(device_cert_id());
     auto info = crypto::peek_key_file(crypto::as_bytes(meta("device_key")));
