@@ -161,6 +161,14 @@ struct Server {
       auto m = parse_message(f->payload);
       if (!m) { { auto op_ = fail(s, who, m.error().message); co_await std::move(op_); } co_return; }
       const json& hd = m->first;
+      // A revocation published while this session is open takes effect at once.
+      (void)store.refresh();
+      act.at = now();
+      act.arrived_at = act.at;
+      if (Status still = store.registry().trust().authorize(act); !still) {
+        { auto op_ = fail(s, who, still.error().message); co_await std::move(op_); }
+        co_return;
+      }
       if (f->type == kPush) {
         auto raw = decompress(m->second);
         if (!raw) { { auto op_ = fail(s, who, raw.error().message); co_await std::move(op_); } co_return; }
