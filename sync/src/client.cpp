@@ -58,7 +58,20 @@ struct Client {
   std::string server_store;
   int64_t acked = 0;                          // device mode: this laptop's watermark at the server
   std::map<std::string, int64_t> upstream_wm;  // relay mode: every device's watermark upstream
-  std::set<std::string> wanted;               // attachments to fetch
+  std::set<std::string> wanted;               // attachments to fetch (mirrors store meta)
+
+  // The attachments still to fetch live in the store, shared by the events
+  // lane (which learns of them) and the attachments lane (which fetches them).
+  void load_wanted() {
+    wanted.clear();
+    auto j = json::parse(store.meta("attachments_wanted"), nullptr, false);
+    if (j.is_array())
+      for (const auto& h : j)
+        if (h.is_string()) wanted.insert(h.get<std::string>());
+  }
+  Status save_wanted() {
+    return store.set_meta_value("attachments_wanted", json(std::vector<std::string>(wanted.begin(), wanted.end())).dump());
+  }
   int64_t pending_report = 0;
   int64_t pending_before = 0;  // the backlog as last known, told to the server at once
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
@@ -95,7 +108,7 @@ struct Client {
     if (!exp) co_return exp.error();
     auto proof = key->sign(kSessionDomain, *exp);
     json hello{{"v", kProtocolVersion}, {"device", me}, {"proof", crypto::to_hex(proof)}};
-    if (!relay) hello["pending"] = pending_before;
+    if (!relay && !attachments_lane) hello["pending"] = pending_before;
     Status st = co_await send(s, kHello, [&] { return message(hello); }, io());
     if (!st) co_return st;
     auto welcome = co_await expect(s, kWelcome, io());
@@ -139,11 +152,6 @@ struct Client {
       while (*end == ' ') ++end;
       anchor = end;
     }
-    if (auto wl = store.meta("attachments_wanted"); !wl.empty()) {
-      auto j = json::parse(wl, nullptr, false);
-      if (j.is_array())
-        for (const auto& h : j) wanted.insert(h.get<std::string>());
-    }
     bool first = true, own_more = false;
     for (;;) {
       json pull{{"store", server_store}, {"items", ip}, {"events", ep_}, {"max", static_cast<int64_t>(opt.limits.batch_bytes)}};
@@ -174,8 +182,10 @@ struct Client {
         if (!res) co_return make_error(res.error().code, "pulled batch refused: " + res.error().message);
         for (const auto& r : *res) rep.pulled += r.outcome == engine::Outcome::applied;
       }
+      load_wanted();
       for (const auto& h : feed->first.value("attachments", json::array()))
         if (h.is_string()) wanted.insert(h.get<std::string>());
+      if (Status ws = save_wanted(); !ws) co_return ws;
       ip = jint(feed->first, "items", ip);
       ep_ = jint(feed->first, "events", ep_);
       anchor = jstr(feed->first, "anchor");
@@ -200,6 +210,17 @@ struct Client {
     wms = store.watermarks();
     if (!wms) co_return wms.error();
     local = wms->count(me) ? wms->at(me) : 0;
+    if (acked < local) {
+      // The server lacks some of this laptop's events (never sent, or a
+      // restored server): their attachments must be offered again too, even
+      // if an earlier round had confirmed them. Remembered at once, so a cut
+      // before the attachments lane's pass loses nothing.
+      int64_t up_to = std::strtoll(store.meta("attachments_up_to").c_str(), nullptr, 10);
+      if (up_to > acked) {
+        Status us = store.set_meta_value("attachments_up_to", std::to_string(acked));
+        if (!us) co_return us;
+      }
+    }
     if (acked > local)
       co_return make_error(Errc::conflict, "the server holds events " + std::to_string(local + 1) + ".." + std::to_string(acked) +
                                                " of this laptop that it could not send back; sign nothing until this is resolved");
@@ -238,18 +259,67 @@ struct Client {
     rep.pending = local - acked;
     pending_report = rep.pending;
 
-    // Attachments after the events that reference them: up, then down.
-    auto mine = store.referenced_attachments(me, 0);
-    if (!mine) co_return mine.error();
-    st = co_await upload(s, *mine);
-    if (!st) co_return st;
-    st = co_await download(s);
-    if (!st) co_return st;
+    if (events_done) *events_done = true;
+    if (!lanes) {
+      // One connection: attachments after the events that reference them.
+      st = co_await attachments_pass(s);
+      if (!st) co_return st;
+    }
     json bye{{"pending", pending_report}};
     st = co_await send(s, kBye, [&] { return message(bye); }, io());
     (void)st;
     co_return Status{};
   }
+
+  // Attachments up (those this laptop's events reference), then down (those
+  // the pulled events reference).
+  awaitable<Status> attachments_pass(Stream& s, bool up = true) {
+    Status st;
+    if (up) {
+      // Only events signed since the last confirmed upload need looking at.
+      auto wms = store.watermarks();
+      if (!wms) co_return wms.error();
+      int64_t top = wms->count(me) ? wms->at(me) : 0;
+      int64_t from = std::strtoll(store.meta("attachments_up_to").c_str(), nullptr, 10);
+      if (from > top) from = 0;  // a restored laptop: look again
+      // A server restored from an older copy lost the attachments of the
+      // events beyond its watermark (as this connection found it): offer them again.
+      from = std::min(from, acked);
+      auto mine = store.referenced_attachments(me, from);
+      if (!mine) co_return mine.error();
+      st = co_await upload(s, *mine);
+      if (!st) co_return st;
+      st = store.set_meta_value("attachments_up_to", std::to_string(top));
+      if (!st) co_return st;
+    }
+    co_return co_await download(s);
+  }
+
+  // The attachments lane: its own connection, so a long scan never delays
+  // events; it runs a last pass once the events lane is done, so a round
+  // ends with what that lane learned fetched too.
+  awaitable<Status> run_attachments(Stream& s, tcp::endpoint ep, const bool* other_done) {
+    Status st = co_await connect(s, ep);
+    if (!st) co_return st;
+    // Downloads at once; uploads once the events that reference them went first.
+    st = co_await attachments_pass(s, false);
+    if (!st) co_return st;
+    asio::steady_timer t(s.get_executor());
+    while (!*other_done) {
+      t.expires_after(std::chrono::milliseconds(50));
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    st = co_await attachments_pass(s);
+    if (!st) co_return st;
+    st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
+    (void)st;
+    co_return Status{};
+  }
+
+  bool attachments_lane = false;  // this connection only moves attachments
+  bool lanes = false;          // attachments on their own connection
+  bool* events_done = nullptr;  // set when the events lane has finished
 
   awaitable<Status> upload(Stream& s, std::vector<std::string> hashes) {
     Status st;
@@ -281,6 +351,7 @@ struct Client {
   awaitable<Status> download(Stream& s) {
     Status st;
     int64_t att_pending = 0;
+    load_wanted();
     auto missing = store.missing_attachments(std::vector<std::string>(wanted.begin(), wanted.end()));
     if (!missing) co_return missing.error();
     for (const auto& h : *missing) {
@@ -310,11 +381,12 @@ struct Client {
         if (data->second.empty()) co_return make_error(Errc::bad_format, "server sent an empty attachment chunk");
       }
     }
+    load_wanted();  // the events lane may have added some meanwhile
     for (auto it = wanted.begin(); it != wanted.end();) {
       auto p = store.attachment_progress(*it);
       if (p && p->second >= 0 && p->first == p->second) it = wanted.erase(it); else ++it;
     }
-    Status ws = store.set_meta_value("attachments_wanted", json(std::vector<std::string>(wanted.begin(), wanted.end())).dump());
+    Status ws = save_wanted();
     if (!ws) co_return ws;
     rep.attachments_pending = att_pending;
     co_return Status{};
@@ -393,14 +465,39 @@ Result<SyncReport> run_client(Client& c, const std::string& server) {
   auto results = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
   if (ec || results.empty()) return make_error(Errc::io, "cannot resolve " + server + ": " + ec.message());
   auto ctx = client_context();
+  tcp::endpoint endpoint = *results.begin();
   Stream s(io, *ctx);
   Status out = make_error(Errc::internal, "sync did not finish");
-  tcp::endpoint endpoint = *results.begin();
+  auto done = [](Status& slot) {
+    return [&slot](std::exception_ptr e, Status st) { slot = e ? make_error(Errc::internal, "sync failed unexpectedly") : st; };
+  };
+  if (c.relay) {
+    asio::co_spawn(io, c.run(s, endpoint), done(out));
+    io.run();
+    if (!out) return out.error();
+    return c.rep;
+  }
+  // A laptop: events on one connection, attachments on another.
+  bool events_done = false;
+  Client att(c.opt, c.store);
+  att.me = c.me;
+  att.key = c.key;
+  att.attachments_lane = true;
+  c.lanes = true;
+  c.events_done = &events_done;
+  Stream s2(io, *ctx);
+  Status out2 = make_error(Errc::internal, "sync did not finish");
   asio::co_spawn(io, c.run(s, endpoint), [&](std::exception_ptr e, Status st) {
     out = e ? make_error(Errc::internal, "sync failed unexpectedly") : st;
+    events_done = true;  // also on failure: the attachments lane then ends its pass
   });
+  asio::co_spawn(io, att.run_attachments(s2, endpoint, &events_done), done(out2));
   io.run();
   if (!out) return out.error();
+  if (!out2) return out2.error();
+  c.rep.attachments_pending = att.rep.attachments_pending;
+  c.rep.bytes_sent += att.rep.bytes_sent;
+  c.rep.bytes_received += att.rep.bytes_received;
   return c.rep;
 }
 }  // namespace

@@ -145,7 +145,7 @@ struct Server {
       }
       welcome["watermarks"] = marks;
     }
-    if (!relay) (void)store.note_sync(dev->id, now(), jint(h, "pending", 0));
+    if (!relay && h.contains("pending")) (void)store.note_sync(dev->id, now(), jint(h, "pending", 0));
     Status w = co_await send(s, kWelcome, [&] { return message(welcome); }, io());
     if (!w) co_return;
 
@@ -155,7 +155,7 @@ struct Server {
       if (f->type == kBye) {
         // The device reports the backlog it still holds, for the province's view.
         auto bm = parse_message(f->payload);
-        if (!relay && bm) (void)store.note_sync(dev->id, now(), jint(bm->first, "pending", 0));
+        if (!relay && bm && bm->first.contains("pending")) (void)store.note_sync(dev->id, now(), jint(bm->first, "pending", 0));
         co_return;
       }
       auto m = parse_message(f->payload);
