@@ -131,8 +131,18 @@ TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") 
   auto wm = a->watermarks();
   REQUIRE(wm);
   CHECK(wm->at(a->device_cert_id()) == 1);
+
+  // Attachments are visible to the units of the dossiers that reference them only.
+  engine::ReceiveRequest with{"1.001193", "Chi", fields, {{"scan.pdf", "%PDF scan"}}};
+  REQUIRE(a->receive(officer, device, with, *t0 + 180));
+  std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(std::string("%PDF scan"))));
+  std::vector<std::string> mine{"U1"}, others{"U2"};
+  CHECK(*a->attachment_referenced(h));
+  CHECK(*a->attachment_referenced(h, &mine));
+  CHECK_FALSE(*a->attachment_referenced(h, &others));
+  CHECK_FALSE(*a->attachment_referenced(std::string(64, '0')));
   auto v = a->verify();
   CHECK(v.ok());
-  REQUIRE(v.warnings.size() == 1);
+  REQUIRE(v.warnings.size() == 1);  // the equivocation; the store is otherwise sound
   CHECK(v.warnings[0].find("two different events at sequence 1") != std::string::npos);
 }

@@ -54,6 +54,7 @@ ALTER TABLE devices ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE receipts(id INTEGER PRIMARY KEY, server_store TEXT NOT NULL, acked INTEGER NOT NULL, bytes BLOB NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE attachments_partial(hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE device_sync(device TEXT PRIMARY KEY, last_sync INTEGER NOT NULL, pending INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE attachment_refs(hash TEXT NOT NULL, dossier TEXT NOT NULL, PRIMARY KEY(hash, dossier)) WITHOUT ROWID;
 CREATE TABLE equivocations(hash TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, noted_at INTEGER NOT NULL);
 )SQL",
 };
@@ -330,6 +331,17 @@ struct Store::Impl {
     ins->bind_blob(12, item.bytes);
     Status st = ins->run();
     if (!st) return st.error();
+    // Which dossiers reference which attachments: a server hands an
+    // attachment only to devices of units that hold or held its dossier.
+    auto atts = b.attachments();
+    if (!atts.empty()) {
+      auto ref = Stmt::prepare(db, "INSERT OR IGNORE INTO attachment_refs(hash, dossier) VALUES(?, ?)");
+      if (!ref) return ref.error();
+      for (const auto& a : atts) {
+        ref->bind(1, a.hash).bind(2, b.dossier);
+        if (!(st = ref->run())) return st.error();
+      }
+    }
     auto wm = Stmt::prepare(db,
                             "INSERT INTO devices(device, seq, complete) VALUES(?1, max(?2, 0), ?3) ON CONFLICT(device) DO UPDATE "
                             "SET seq = max(seq, excluded.seq), complete = complete AND excluded.complete");
@@ -768,6 +780,19 @@ Result<json> Store::devices_report() const {
                    {"last_sync", last ? json(cal.utc_offset_minutes() ? cal.iso(*last) : utc_iso(*last)) : json()}});
   }
   return out;
+}
+
+Result<bool> Store::attachment_referenced(const std::string& hash, const std::vector<std::string>* units) const {
+  auto st = units ? Stmt::prepare(impl_->db,
+                                  "SELECT 1 FROM attachment_refs r JOIN dossier_units u ON u.code = r.dossier, json_each(?2) j "
+                                  "WHERE r.hash = ?1 AND u.unit = j.value LIMIT 1")
+                  : Stmt::prepare(impl_->db, "SELECT 1 FROM attachment_refs WHERE hash = ?1 LIMIT 1");
+  if (!st) return st.error();
+  st->bind(1, hash);
+  if (units) st->bind(2, json(*units).dump());
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row;
 }
 
 Status Store::set_meta_value(const std::string& key, const std::string& value) { return impl_->set_meta(key, value); }

@@ -260,13 +260,18 @@ struct Server {
         if (!co_await send(s, kAttState, [&] { return message(json{{"hash", jstr(hd, "hash")}, {"have", p->first}, {"size", p->second}}); }, io())) co_return;
       } else if (f->type == kAttPut) {
         std::string hash = jstr(hd, "hash");
+        // Attachments come after the events that reference them; nothing else is stored.
+        auto known = store.attachment_referenced(hash);
+        if (!known || !*known) { { auto op_ = fail(s, who, "attachment " + hash.substr(0, 16) + " is not referenced by any event here"); co_await std::move(op_); } co_return; }
         auto r = store.put_attachment_chunk(hash, jint(hd, "size", -1), jint(hd, "offset", -1), m->second);
         if (!r) { { auto op_ = fail(s, who, r.error().message); co_await std::move(op_); } co_return; }
         if (!co_await send(s, kAttState, [&] { return message(json{{"hash", hash}, {"have", *r}, {"size", jint(hd, "size", -1)}}); }, io())) co_return;
       } else if (f->type == kAttGet) {
         std::string hash = jstr(hd, "hash");
         int64_t off = jint(hd, "offset", 0);
-        auto data = store.attachment(hash);
+        // Only to devices (or relays) of units that hold or held a dossier referencing it.
+        auto visible = store.attachment_referenced(hash, &units);
+        auto data = visible && *visible ? store.attachment(hash) : Result<std::string>(crypto::make_error(Errc::not_found, ""));
         if (!data || off < 0 || off > static_cast<int64_t>(data->size())) {
           if (!co_await send(s, kAttData, [&] { return message(json{{"hash", hash}, {"size", -1}, {"offset", off}}); }, io())) co_return;
           continue;

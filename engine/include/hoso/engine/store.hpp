@@ -147,6 +147,9 @@ class Store {
   Result<std::vector<std::string>> missing_attachments(const std::vector<std::string>& hashes) const;
   // Hashes referenced by a device's events after a sequence.
   Result<std::vector<std::string>> referenced_attachments(const std::string& device, int64_t after) const;
+  // Whether an event held here references the attachment — with `units`, an
+  // applied event of a dossier one of those units holds or held.
+  Result<bool> attachment_referenced(const std::string& hash, const std::vector<std::string>* units = nullptr) const;
   // Reloads the signed items if another process (hoso publish) added some.
   Status refresh();
   Status add_attachment(const std::string& data, const std::string& expected_hash);
