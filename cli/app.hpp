@@ -13,6 +13,7 @@
 #include "hoso/crypto/keys.hpp"
 #include "hoso/crypto/result.hpp"
 #include "hoso/crypto/signed_item.hpp"
+#include "hoso/engine/store.hpp"
 #include "hoso/engine/trust.hpp"
 
 namespace hoso::cli {
@@ -60,6 +61,9 @@ Result<crypto::SecretBytes> passphrase(const Common& c, const std::string& what,
 
 Result<crypto::SigningKey> load_key(const std::string& path, const Common& c, crypto::KeyFileInfo* info = nullptr);
 Result<crypto::KeyFileInfo> load_public_key(const std::string& path);
+// The laptop's own key, kept encrypted in its store: opened with
+// HOSO_DEVICE_PASSPHRASE when set, else the same source as the officer's.
+Result<crypto::SigningKey> open_device_key(const engine::Store& store, const Common& c);
 // Reads a file of signed items (one per line).
 Result<std::vector<crypto::SignedItem>> load_items(const std::string& path);
 // Writes items one per line.

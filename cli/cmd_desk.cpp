@@ -54,25 +54,30 @@ Result<std::map<std::string, std::string>> parse_fields(const std::vector<std::s
   return out;
 }
 
-// The officer's key (--as) and the laptop's key (kept in the store, opened
-// with HOSO_DEVICE_PASSPHRASE when set, else the same passphrase).
-struct Keys {
+// What receive and act both need before they can sign: the time, the form
+// fields and files, the store, the officer's key (--as) and the laptop's.
+struct DeskCall {
+  int64_t now;
+  std::map<std::string, std::string> fields;
+  std::vector<engine::AttachmentFile> files;
+  engine::Store store;
   crypto::SigningKey officer, device;
 };
-Result<Keys> open_keys(const engine::Store& store, const std::string& as, const Common& c) {
+Result<DeskCall> open_desk(const std::string& db, const std::string& as, const std::vector<std::string>& kv,
+                           const std::vector<std::string>& attach, const Common& c) {
+  auto t = now();
+  if (!t) return t.error();
+  auto fields = parse_fields(kv);
+  if (!fields) return fields.error();
+  auto files = read_attachments(attach);
+  if (!files) return files.error();
+  auto store = engine::Store::open(db);
+  if (!store) return store.error();
   auto officer = load_key(as, c);
   if (!officer) return officer.error();
-  auto dk = store.device_key_file();
-  if (!dk) return dk.error();
-  Common dc = c;
-  std::string pass;
-  if (const char* p = std::getenv("HOSO_DEVICE_PASSPHRASE"); p && *p) pass = p;
-  Result<crypto::SecretBytes> pp = pass.empty() ? passphrase(dc, "the device key", false)
-                                                : Result<crypto::SecretBytes>(crypto::SecretBytes(reinterpret_cast<const uint8_t*>(pass.data()), pass.size()));
-  if (!pp) return pp.error();
-  auto device = crypto::open_key_file(crypto::as_bytes(*dk), pp->view());
-  if (!device) return make_error(device.error().code, "device key: " + device.error().message);
-  return Keys{std::move(*officer), std::move(*device)};
+  auto device = open_device_key(*store, c);
+  if (!device) return device.error();
+  return DeskCall{*t, std::move(*fields), std::move(*files), std::move(*store), std::move(*officer), std::move(*device)};
 }
 
 json event_rows(const engine::Store& s, const engine::DossierEvents& events) {
@@ -177,21 +182,13 @@ void register_desk(CLI::App& app) {
     cmd->add_option("--attach", o->attach, "A scanned document (repeatable)");
     add_common(cmd, o->c, true);
     on_run(cmd, [o]() -> Status {
-      auto t = now();
-      if (!t) return t.error();
-      auto fields = parse_fields(o->fields);
-      if (!fields) return fields.error();
-      auto files = read_attachments(o->attach);
-      if (!files) return files.error();
-      auto store = engine::Store::open(o->db);
-      if (!store) return store.error();
-      auto keys = open_keys(*store, o->as, o->c);
-      if (!keys) return keys.error();
-      engine::ReceiveRequest req{o->procedure, o->applicant, *fields, std::move(*files)};
-      auto d = store->receive(keys->officer, keys->device, req, *t);
+      auto call = open_desk(o->db, o->as, o->fields, o->attach, o->c);
+      if (!call) return call.error();
+      engine::ReceiveRequest req{o->procedure, o->applicant, call->fields, std::move(call->files)};
+      auto d = call->store.receive(call->officer, call->device, req, call->now);
       if (!d) return d.error();
-      if (o->c.json) print_json({{"code", d->code}, {"due_at", opt_time(*store, d->due_at)}, {"status", d->status}});
-      else std::cout << tr("Received dossier ", "Đã tiếp nhận hồ sơ ") << d->code << tr("; result due ", "; hẹn trả kết quả ") << when(*store, d->due_at) << "\n";
+      if (o->c.json) print_json({{"code", d->code}, {"due_at", opt_time(call->store, d->due_at)}, {"status", d->status}});
+      else std::cout << tr("Received dossier ", "Đã tiếp nhận hồ sơ ") << d->code << tr("; result due ", "; hẹn trả kết quả ") << when(call->store, d->due_at) << "\n";
       return {};
     });
   }
@@ -210,27 +207,19 @@ void register_desk(CLI::App& app) {
     cmd->add_option("--keep", o->keep, "First event of the branch to keep (resolve)");
     add_common(cmd, o->c, true);
     on_run(cmd, [o]() -> Status {
-      auto t = now();
-      if (!t) return t.error();
-      auto fields = parse_fields(o->fields);
-      if (!fields) return fields.error();
-      auto files = read_attachments(o->attach);
-      if (!files) return files.error();
-      auto store = engine::Store::open(o->db);
-      if (!store) return store.error();
-      auto keys = open_keys(*store, o->as, o->c);
-      if (!keys) return keys.error();
+      auto call = open_desk(o->db, o->as, o->fields, o->attach, o->c);
+      if (!call) return call.error();
       engine::ActRequest req;
       req.dossier = o->dossier;
       req.action = o->action;
       req.note = o->note;
-      req.fields = *fields;
-      req.attachments = std::move(*files);
+      req.fields = call->fields;
+      req.attachments = std::move(call->files);
       if (!o->until.empty()) req.until = o->until;
       if (!o->keep.empty()) req.keep = o->keep;
-      auto d = store->act(keys->officer, keys->device, req, *t);
+      auto d = call->store.act(call->officer, call->device, req, call->now);
       if (!d) return d.error();
-      if (o->c.json) print_json(dossier_json(*store, *d, *t));
+      if (o->c.json) print_json(dossier_json(call->store, *d, call->now));
       else std::cout << d->code << ": " << o->action << " -> " << d->status << " (" << d->step << ")\n";
       return {};
     });

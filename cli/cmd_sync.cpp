@@ -36,19 +36,6 @@ Status check_store_url(const std::string& url) {
   return make_error(Errc::invalid_argument, "--store: unknown store URL \"" + url + "\"");
 }
 
-Result<crypto::SigningKey> device_key(const engine::Store& store, const Common& c) {
-  auto dk = store.device_key_file();
-  if (!dk) return dk.error();
-  Result<crypto::SecretBytes> pp = make_error(Errc::internal, "");
-  if (const char* p = std::getenv("HOSO_DEVICE_PASSPHRASE"); p && *p)
-    pp = crypto::SecretBytes(reinterpret_cast<const uint8_t*>(p), std::strlen(p));
-  else
-    pp = passphrase(c, "the device key", false);
-  if (!pp) return pp.error();
-  auto key = crypto::open_key_file(crypto::as_bytes(*dk), pp->view());
-  if (!key) return make_error(key.error().code, "device key: " + key.error().message);
-  return key;
-}
 
 // A bar on a terminal (phase, count, bytes, rate, time left), plain lines
 // otherwise (logs, pipes).
@@ -173,7 +160,7 @@ void register_sync(CLI::App& app) {
       {
         auto store = engine::Store::open(o->db, false);
         if (!store) return store.error();
-        auto key = device_key(*store, o->c);
+        auto key = open_device_key(*store, o->c);
         if (!key) return key.error();
         co.device_key = std::make_shared<crypto::SigningKey>(std::move(*key));
       }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "app.hpp"
@@ -123,6 +124,24 @@ Result<crypto::SigningKey> load_key(const std::string& path, const Common& c, cr
   auto key = crypto::open_key_file(crypto::as_bytes(*bytes), pass->view(), info);
   if (!key) return make_error(key.error().code, path + ": " + key.error().message);
   return key;
+}
+
+Result<crypto::SigningKey> open_device_key(const engine::Store& store, const Common& c) {
+  auto dk = store.device_key_file();
+  if (!dk) return dk.error();
+  Result<crypto::SecretBytes> pass = make_error(Errc::internal, "");
+  if (const char* p = std::getenv("HOSO_DEVICE_PASSPHRASE"); p && *p)
+    pass = crypto::SecretBytes(reinterpret_cast<const uint8_t*>(p), std::strlen(p));
+  else
+    pass = passphrase(c, "this laptop's key", false);
+  if (!pass) return pass.error();
+  auto key = crypto::open_key_file(crypto::as_bytes(*dk), pass->view());
+  if (key) return key;
+  if (key.error().code == Errc::wrong_passphrase)
+    return make_error(Errc::wrong_passphrase,
+                      "this laptop's key (kept in the store) did not open with that passphrase; "
+                      "set HOSO_DEVICE_PASSPHRASE to the laptop's passphrase");
+  return make_error(key.error().code, "this laptop's key: " + key.error().message);
 }
 
 Result<crypto::KeyFileInfo> load_public_key(const std::string& path) {

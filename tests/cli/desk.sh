@@ -79,6 +79,9 @@ expect 2 $HOSO act --db a.db --as rcv.key "$code" reject
 expect 9 $HOSO act --db a.db --as rcv.key "$code" fly
 expect 2 $HOSO receive --db a.db --as rcv.key --procedure 1.001193 --applicant "X"
 expect 9 $HOSO act --db a.db --as brcv.key "$code" accept
+# The laptop's key opens with its own passphrase: a wrong one says what to set.
+HOSO_DEVICE_PASSPHRASE=wrong expect 6 $HOSO act --db a.db --as rcv.key "$code" accept
+grep -q HOSO_DEVICE_PASSPHRASE err.txt || fail "device passphrase error does not say what to set: $(cat err.txt)"
 n_before=$($HOSO show --db a.db "$code" --json | jq_ 'len(d["events"])')
 [[ $n_before == 1 ]] || fail "refused actions were recorded"
 
