@@ -158,8 +158,9 @@ struct Store::Impl {
   std::string path;
   std::unique_ptr<Registry> reg;
   std::map<std::string, std::string> meta;
-  int64_t loaded_items = 0;
-  std::optional<std::pair<Event, int64_t>> flagged;  // an equivocation to record after the rollback
+  int64_t loaded_top = 0;  // highest items rowid the registry holds
+  std::optional<std::pair<Event, int64_t>> flagged;
+  std::optional<DossierState> last_state;  // the projection the last applied event produced  // an equivocation to record after the rollback
 
   void record_flagged() {
     if (!flagged) return;
@@ -178,7 +179,7 @@ struct Store::Impl {
     if (!root) return make_error(Errc::bad_format, path + ": meta root: " + root.error().message);
     reg = std::make_unique<Registry>(*root);
     int64_t n = 0;
-    auto it = Stmt::prepare(db, "SELECT id, bytes FROM items ORDER BY rowid");
+    auto it = Stmt::prepare(db, "SELECT id, bytes, rowid FROM items ORDER BY rowid");
     if (!it) return it.error();
     for (;;) {
       auto row = it->step();
@@ -188,9 +189,9 @@ struct Store::Impl {
       if (!item) return make_error(Errc::bad_format, "items " + it->text(0).substr(0, 16) + ": " + item.error().message);
       Status st = reg->add(*item);
       if (!st) return make_error(st.error().code, "items " + it->text(0).substr(0, 16) + ": " + st.error().message);
-      ++n;
+      n = it->i64(2);
     }
-    loaded_items = n;
+    loaded_top = n;
     return {};
   }
 
@@ -353,6 +354,7 @@ struct Store::Impl {
       auto state = fold_current(*events, *reg);
       if (!state) return make_error(Errc::internal, "fold after applying: " + state.error().message);
       if (!(st = write_projection(*state))) return st.error();
+      last_state = std::move(*state);
     }
     return res;
   }
@@ -370,7 +372,7 @@ struct Store::Impl {
     if (!ins) return ins.error();
     ins->bind(1, item.id_hex()).bind(2, item.type).bind_blob(3, item.bytes).bind(4, now);
     if (!(st = ins->run())) return st.error();
-    ++loaded_items;
+    loaded_top = sqlite3_last_insert_rowid(db.get());
     return IngestResult{Outcome::applied, item.id_hex(), {}};
   }
 
@@ -425,9 +427,7 @@ struct Store::Impl {
       return make_error(Errc::internal, "a checked event was not applied: " + res->reason);
     Status st = tx->commit();
     if (!st) return st.error();
-    auto all = events_of(body.dossier);
-    if (!all) return all.error();
-    return fold_current(*all, *reg);
+    return std::move(*last_state);  // ingest_event folded and stored it
   }
 };
 
@@ -600,6 +600,8 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
   st->bind(1, events_after).bind(2, json(units).dump());
   auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid <= ? ORDER BY rowid");
   if (!chain) return chain.error();
+  auto refs = Stmt::prepare(I.db, "SELECT hash FROM attachment_refs WHERE dossier = ?");
+  if (!refs) return refs.error();
   std::set<std::string> sent, atts;
   for (;;) {
     auto row = st->step();
@@ -618,15 +620,19 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
       if (!sent.insert(chain->text(0)).second) continue;
       std::string b = chain->text(1);
       bytes += b.size();
-      auto item = crypto::parse_item(b);
-      if (item) {
-        auto ev = read_event(*item);
-        if (ev)
-          for (const auto& a : ev->body.attachments()) atts.insert(a.hash);
-      }
       f.entries.push_back({std::move(b), chain->i64(2), true});
     }
     chain->reset();
+    // The attachments these events reference, from the index kept on ingest
+    // rather than by parsing every event again.
+    refs->bind(1, st->text(1));
+    for (;;) {
+      auto r = refs->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      atts.insert(refs->text(0));
+    }
+    refs->reset();
     f.events_pos = pos;
   }
   f.attachments.assign(atts.begin(), atts.end());
@@ -743,12 +749,13 @@ Result<std::vector<std::string>> Store::referenced_attachments(const std::string
 }
 
 Status Store::refresh() {
-  auto st = Stmt::prepare(impl_->db, "SELECT count(*) FROM items");
+  // Items are only ever appended: the highest rowid tells whether another
+  // process added some, at the cost of one index lookup (this runs per message).
+  auto st = Stmt::prepare(impl_->db, "SELECT ifnull(max(rowid), 0) FROM items");
   if (!st) return st.error();
   auto row = st->step();
   if (!row) return row.error();
-  int64_t n = st->i64(0);
-  if (n == impl_->loaded_items) return {};
+  if (st->i64(0) == impl_->loaded_top) return {};
   return impl_->load();
 }
 
