@@ -29,10 +29,7 @@ int64_t jint(const json& j, const char* k, int64_t dflt) {
   return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : dflt;
 }
 
-std::function<void(const std::string&)> g_log = [](const std::string& s) { std::cerr << "hoso serve: " << s << std::endl; };
-void log_line(const std::string& s) {
-  if (g_log) g_log(s);
-}
+void log_to_stderr(const std::string& s) { std::cerr << "hoso serve: " << s << std::endl; }
 
 // GCC 12 miscompiles braced initialisers with string literals inside a
 // co_await expression; building the payload in a lambda sidesteps it.
@@ -44,6 +41,11 @@ awaitable<Status> send(Stream& s, uint8_t type, F make, std::chrono::seconds tim
 
 struct Server {
   const ServerOptions& opt;
+  // Each server logs where its options say (two servers may share a process).
+  void log_line(const std::string& s) const {
+    if (opt.log) opt.log(s);
+    else log_to_stderr(s);
+  }
   engine::Store store;
   asio::ssl::context& tls;
   size_t sessions = 0;
@@ -295,7 +297,7 @@ struct Server {
         continue;
       }
       // One session's unexpected failure is logged and ends that session only.
-      asio::co_spawn(acc.get_executor(), session(std::move(sock)), [](std::exception_ptr e) {
+      asio::co_spawn(acc.get_executor(), session(std::move(sock)), [this](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -325,7 +327,6 @@ Result<tcp::endpoint> endpoint_of(const std::string& hp) {
 }  // namespace
 
 Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
-  if (opt.log) g_log = opt.log;
   auto store = engine::Store::open_server(opt.store_path, opt.root);
   if (!store) return store.error();
   auto cert = engine::read_certificate(opt.cert, opt.root);
@@ -371,12 +372,12 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
         auto r = relay_once(opt.store_path, opt.upstream, *opt.key, opt.cert, opt.limits, opt.now);
         double wait = opt.relay_interval_seconds;
         if (!r) {
-          log_line("upstream " + opt.upstream + ": " + r.error().message + "; retrying");
+          srv.log_line("upstream " + opt.upstream + ": " + r.error().message + "; retrying");
           backoff = std::min(backoff * 2, 300.0);
           wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
         } else {
           backoff = 1;
-          if (r->pushed || r->pulled) log_line("upstream " + opt.upstream + ": forwarded " + std::to_string(r->pushed) + ", pulled " + std::to_string(r->pulled));
+          if (r->pushed || r->pulled) srv.log_line("upstream " + opt.upstream + ": forwarded " + std::to_string(r->pushed) + ", pulled " + std::to_string(r->pulled));
         }
         for (double w = 0; w < wait && !stop.load(); w += 0.1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -387,7 +388,7 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
       io.run();
       break;
     } catch (const std::exception& x) {
-      log_line(std::string("unexpected error, serving on: ") + x.what());
+      srv.log_line(std::string("unexpected error, serving on: ") + x.what());
     }
   }
   if (relay.joinable()) relay.join();
