@@ -8,7 +8,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 pkgs=(build-essential cmake pkg-config libsqlite3-dev libsodium-dev libboost-dev catch2
-      nlohmann-json3-dev libzstd-dev libssl-dev libcli11-dev ccache)
+      nlohmann-json3-dev libzstd-dev libssl-dev libcli11-dev ccache
+      # the provincial store (issue 5) and a PostgreSQL server for its tests
+      libpq-dev postgresql
+      # receipts with QR codes, browser tests, PDFs with Vietnamese text (issues 5, 7)
+      libqrencode-dev chromium poppler-utils fonts-noto-core
+      # libFuzzer and TSan builds (issue 6); packaging checks (issue 8)
+      clang libclang-rt-14-dev systemd file)
+# Node.js drives the browser tests (playwright-core from the lock file); the
+# machine's own Node is kept when there is one.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
