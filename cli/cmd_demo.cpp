@@ -18,6 +18,7 @@
 #include "hoso/crypto/file.hpp"
 #include "hoso/engine/calendar.hpp"
 #include "hoso/engine/procedure.hpp"
+#include "hoso/engine/report.hpp"
 #include "hoso/engine/store.hpp"
 #include "hoso/sync/flaky_link.hpp"
 #include "hoso/sync/sync.hpp"
@@ -242,7 +243,7 @@ Status run_desk_day(Demo& d, std::map<std::string, crypto::SigningKey>& keys, Sa
   tampered[tampered.find(R"("action":"forward")") + 11] ^= 1;
   if (engine::verify_bundle(tampered, root).ok()) return make_error(Errc::internal, "demo: a tampered bundle verified");
   say("The same bundle with one changed byte is rejected");
-  auto rep = a->report(std::nullopt, std::nullopt, t);
+  auto rep = engine::build_report(*a, std::nullopt, std::nullopt, t, false);
   if (!rep) return rep.error();
   const auto& u = (*rep)["units"][0];
   say("Report for " + u["unit"].get<std::string>() + ": " + std::to_string(u["dossiers"].get<int64_t>()) + " dossiers, " +

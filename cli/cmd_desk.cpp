@@ -2,12 +2,15 @@
 // report — thin wrappers over engine::Store.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 
 #include "app.hpp"
 #include "hoso/crypto/file.hpp"
+#include "hoso/engine/report.hpp"
 #include "hoso/engine/store.hpp"
 
 namespace hoso::cli {
@@ -382,17 +385,26 @@ void register_desk(CLI::App& app) {
   }
   {  // report
     auto* cmd = app.add_subcommand("report", "On-time statistics by unit, procedure and month");
-    struct O { Common c; std::string db, data, store, from, to; };
+    struct O { Common c; std::string db, data, store, from, to, format, table = "rows", out_dir; bool no_bom = false; };
     auto o = std::make_shared<O>();
     cmd->add_option("--db", o->db, "A laptop's store");
     cmd->add_option("--data", o->data, "A server's data folder");
     cmd->add_option("--store", o->store, "Server store URL");
     cmd->add_option("--from", o->from, "First day YYYY-MM-DD (default: all time)");
     cmd->add_option("--to", o->to, "Last day YYYY-MM-DD (default: now)");
+    cmd->add_option("--format", o->format, "table (default), csv or json");
+    cmd->add_option("--table", o->table, "With --format csv on stdout: units, procedures, months, rows (default) or devices");
+    cmd->add_option("--out-dir", o->out_dir, "With --format csv: write every table as TABLE.csv in this folder");
+    cmd->add_flag("--no-bom", o->no_bom, "CSV without the UTF-8 byte order mark spreadsheets need");
     add_common(cmd, o->c, false);
     on_run(cmd, [o]() -> Status {
       if (o->db.empty() == o->data.empty()) return make_error(Errc::invalid_argument, "give exactly one of --db or --data");
       if (!o->store.empty()) return make_error(Errc::invalid_argument, "--store: only the SQLite store in --data is supported so far");
+      std::string format = o->format.empty() ? (o->c.json ? "json" : "table") : o->format;
+      if (format != "table" && format != "csv" && format != "json")
+        return make_error(Errc::invalid_argument, "--format: expected table, csv or json, not \"" + format + "\"");
+      if (o->c.json && format != "json") return make_error(Errc::invalid_argument, "--json and --format " + format + " contradict each other");
+      if (!o->out_dir.empty() && format != "csv") return make_error(Errc::invalid_argument, "--out-dir goes with --format csv");
       auto t = now();
       if (!t) return t.error();
       auto store = engine::Store::open(o->db.empty() ? o->data + "/hoso.db" : o->db, false);
@@ -409,23 +421,31 @@ void register_desk(CLI::App& app) {
         if (!d) return make_error(Errc::invalid_argument, "--to: expected YYYY-MM-DD");
         to = (*d + 1) * 86400 - cal.utc_offset_minutes() * 60 - 1;
       }
-      auto r = store->report(from, to, *t);
+      auto r = engine::build_report(*store, from, to, *t, !o->data.empty());
       if (!r) return r.error();
-      if (!o->data.empty()) {
-        auto devs = store->devices_report();
-        if (!devs) return devs.error();
-        (*r)["devices"] = *devs;
+      if (format == "json") { print_json(*r); return {}; }
+      if (format == "table") { std::cout << engine::report_text(*r, vietnamese()); return {}; }
+      // Excel opens a CSV as UTF-8 only when it starts with a byte order mark.
+      const std::string bom = o->no_bom ? "" : "\xEF\xBB\xBF";
+      if (o->out_dir.empty()) {
+        auto csv = engine::report_csv(*r, o->table);
+        if (!csv) return csv.error();
+        std::cout << bom << *csv << std::flush;
+        return {};
       }
-      if (o->c.json) { print_json(*r); return {}; }
-      std::cout << std::left << std::setw(18) << tr("UNIT", "ĐƠN VỊ") << std::right;
-      for (const char* h : {"dossiers", "finished", "early", "on_time", "late", "overdue", "suppl.", "extens."}) std::cout << std::setw(10) << h;
-      std::cout << "\n";
-      for (const auto& u : (*r)["units"]) {
-        std::cout << std::left << std::setw(18) << u["unit"].get<std::string>() << std::right;
-        for (const char* k : {"dossiers", "finished", "early", "on_time", "late", "overdue", "supplements", "extensions"})
-          std::cout << std::setw(10) << u[k].get<int64_t>();
-        std::cout << "\n";
+      if (::mkdir(o->out_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        return make_error(Errc::io, "cannot create " + o->out_dir + ": " + std::strerror(errno));
+      std::vector<std::string> written;
+      for (const char* table : engine::kReportTables) {
+        if (!r->contains(table)) continue;
+        auto csv = engine::report_csv(*r, table);
+        if (!csv) return csv.error();
+        std::string path = o->out_dir + "/" + table + ".csv";
+        Status st = crypto::write_file_atomic(path, bom + *csv);
+        if (!st) return st;
+        written.push_back(path);
       }
+      for (const auto& w : written) std::cout << w << "\n";
       return {};
     });
   }

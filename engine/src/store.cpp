@@ -1146,52 +1146,18 @@ VerifyReport Store::verify() const {
   return rep;
 }
 
-Result<json> Store::report(std::optional<int64_t> from, std::optional<int64_t> to, int64_t now) const {
-  const auto& I = *impl_;
-  int64_t as_of = to.value_or(now);
-  auto st = Stmt::prepare(I.db, "SELECT code, unit, procedure, opened_at, state FROM dossiers WHERE opened_at >= ? AND opened_at <= ? ORDER BY code");
+Status Store::dossier_rows(int64_t from, int64_t to, const std::function<Status(const DossierRow&)>& fn) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT code, unit, procedure, opened_at, state FROM dossiers WHERE opened_at BETWEEN ? AND ?");
   if (!st) return st.error();
-  st->bind(1, from.value_or(INT64_MIN)).bind(2, to.value_or(INT64_MAX));
-  struct Fig { int64_t dossiers = 0, events = 0, finished = 0, early = 0, on_time = 0, late = 0, overdue = 0, supplements = 0, extensions = 0, refusals = 0, forwards = 0; };
-  std::map<std::string, Fig> units, procs, months;
-  const auto& cal = I.reg->calendar();
+  st->bind(1, from).bind(2, to);
+  DossierRow r;
   for (;;) {
     auto row = st->step();
     if (!row) return row.error();
-    if (!*row) break;
-    auto s = json::parse(st->text(4), nullptr, false);
-    if (s.is_discarded()) return make_error(Errc::bad_format, "dossiers " + st->text(0) + ": unreadable state (run hoso verify)");
-    std::string month = cal.local_date(st->i64(3)).substr(0, 7);
-    for (Fig* f : {&units[st->text(1)], &procs[st->text(2)], &months[month]}) {
-      f->dossiers++;
-      f->events += s.value("events", int64_t{0});
-      f->supplements += s.value("supplements", int64_t{0});
-      f->extensions += s.value("extensions", int64_t{0});
-      f->refusals += s.value("refusals", int64_t{0});
-      f->forwards += s.value("forwards", int64_t{0});
-      bool finished_by = s["finished_at"].is_number_integer() && s["finished_at"].get<int64_t>() <= as_of;
-      std::string tl = s["timeliness"].is_string() ? s["timeliness"].get<std::string>() : "";
-      if (finished_by && !tl.empty()) {
-        f->finished++;
-        if (tl == "early") f->early++;
-        else if (tl == "on_time") f->on_time++;
-        else f->late++;
-      }
-      if (!finished_by && s["status"] != "withdrawn" && s["due_at"].is_number_integer() && s["due_at"].get<int64_t>() < as_of) f->overdue++;
-    }
+    if (!*row) return {};
+    r.code = st->text(0), r.unit = st->text(1), r.procedure = st->text(2), r.opened_at = st->i64(3), r.state = st->text(4);
+    if (Status s = fn(r); !s) return s;
   }
-  auto arr = [](const std::map<std::string, Fig>& m, const char* key) {
-    json a = json::array();
-    for (const auto& [k, f] : m)
-      a.push_back({{key, k}, {"dossiers", f.dossiers}, {"events", f.events}, {"finished", f.finished}, {"early", f.early},
-                   {"on_time", f.on_time}, {"late", f.late}, {"overdue", f.overdue}, {"supplements", f.supplements},
-                   {"extensions", f.extensions}, {"refusals", f.refusals}, {"forwarded", f.forwards}});
-    return a;
-  };
-  json out{{"units", arr(units, "unit")}, {"procedures", arr(procs, "procedure")}, {"months", arr(months, "month")}};
-  out["from"] = from ? json(cal.iso(*from)) : json();
-  out["to"] = cal.iso(as_of);
-  return out;
 }
 
 Result<std::string> Store::export_bundle(const std::string& code) const {

@@ -9,6 +9,7 @@
 // action reported done survives a power cut.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -178,8 +179,17 @@ class Store {
   Result<std::vector<std::pair<std::string, std::string>>> quarantine() const;
 
   VerifyReport verify() const;
-  // report --json (SPEC §4); from/to are unix seconds, inclusive range.
-  Result<nlohmann::json> report(std::optional<int64_t> from, std::optional<int64_t> to, int64_t now) const;
+  // What report.hpp aggregates: each dossier whose receipt time (opened_at,
+  // unix seconds) lies in [from, to], with its projected state as stored (the
+  // JSON of DossierState). Streams rows in no particular order, so memory
+  // stays flat on a province's store; an error from `fn` stops the scan and
+  // is returned. `r` is only valid during the call.
+  struct DossierRow {
+    std::string code, unit, procedure;
+    int64_t opened_at = 0;
+    std::string state;
+  };
+  Status dossier_rows(int64_t from, int64_t to, const std::function<Status(const DossierRow& r)>& fn) const;
   // A self-contained bundle (PROTOCOL §10).
   Result<std::string> export_bundle(const std::string& code) const;
 
