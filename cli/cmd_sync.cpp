@@ -13,6 +13,7 @@
 #include "hoso/crypto/file.hpp"
 #include "hoso/engine/store.hpp"
 #include "hoso/sync/sync.hpp"
+#include "hoso/ui/dashboard.hpp"
 
 namespace hoso::cli {
 namespace {
@@ -66,7 +67,7 @@ void draw_progress(const sync::ClientOptions::Progress& p, bool tty) {
 void register_sync(CLI::App& app) {
   {  // serve
     auto* cmd = app.add_subcommand("serve", "Sync server for laptops (and relays)");
-    struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file; };
+    struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file, http, http_port_file; };
     auto o = std::make_shared<O>();
     cmd->add_option("--data", o->data, "Data folder (the SQLite store lives here)")->required();
     cmd->add_option("--root", o->root, "The province's root.pub")->required();
@@ -76,6 +77,8 @@ void register_sync(CLI::App& app) {
     cmd->add_option("--store", o->store, "Store URL (default: SQLite in --data)");
     cmd->add_option("--upstream", o->upstream, "Parent server HOST:PORT (relay mode)");
     cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening");
+    cmd->add_option("--http", o->http, "Read-only dashboard on HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port)");
+    cmd->add_option("--http-port-file", o->http_port_file, "Write the dashboard's bound port here once listening");
     add_common(cmd, o->c, true);
     on_run(cmd, [o]() -> Status {
       Status st = check_store_url(o->store);
@@ -104,7 +107,24 @@ void register_sync(CLI::App& app) {
       std::signal(SIGTERM, on_signal);
       std::signal(SIGINT, on_signal);
       std::signal(SIGPIPE, SIG_IGN);
-      return sync::serve(so, g_stop);
+      std::unique_ptr<ui::Dashboard> dash;
+      if (!o->http.empty()) {
+        ui::DashboardOptions dopt;
+        dopt.listen = o->http;
+        dopt.open_store = [path = so.store_path] { return engine::Store::open(path, false); };
+        dopt.now = clock_fn();
+        dopt.log = [](const std::string& s) { std::cerr << "hoso serve: " << s << std::endl; };
+        dopt.on_listening = [o](uint16_t port) {
+          std::cerr << "hoso serve: dashboard on http port " << port << std::endl;
+          if (!o->http_port_file.empty()) (void)crypto::write_file_atomic(o->http_port_file, std::to_string(port) + "\n");
+        };
+        auto d = ui::Dashboard::start(std::move(dopt));
+        if (!d) return d.error();
+        dash = std::move(*d);
+      }
+      Status served = sync::serve(so, g_stop);
+      if (dash) dash->stop();
+      return served;
     });
   }
   {  // publish
