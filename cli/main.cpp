@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   register_authority(app);
   register_desk(app);
   register_sync(app);
+  register_ops(app);
   register_demo(app);
   try {
     app.parse(argc, argv);
