@@ -39,23 +39,182 @@ int64_t int_or0(const json& s, const char* key) { return opt_int(s, key).value_o
 
 }  // namespace
 
+namespace {
+
+// What the figures need of a dossier's state.
+struct StateFacts {
+  int64_t events = 0, supplements = 0, extensions = 0, refusals = 0, forwards = 0;
+  std::optional<int64_t> finished_at, due_at, due_base;
+  std::string status, timeliness;
+};
+
+// A report reads every dossier's state: building a whole JSON tree for each
+// (fields, attachments, visits) was most of its time on a province's store.
+// This reads only the top-level members it needs and skips the rest without
+// building anything. It understands exactly what state_json writes; anything
+// else (an escape in a wanted string, malformed text) returns false and the
+// caller falls back to the full parser, so the figures never depend on it.
+class StateScanner {
+ public:
+  explicit StateScanner(std::string_view s) : s_(s) {}
+
+  bool scan(StateFacts& f) {
+    ws();
+    if (!eat('{')) return false;
+    ws();
+    if (eat('}')) return end();
+    for (;;) {
+      std::string_view key;
+      if (!raw_string(key)) return false;
+      ws();
+      if (!eat(':')) return false;
+      ws();
+      if (!member(key, f)) return false;
+      ws();
+      if (eat(',')) {
+        ws();
+        continue;
+      }
+      if (eat('}')) return end();
+      return false;
+    }
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+
+  bool end() {
+    ws();
+    return i_ == s_.size();
+  }
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
+  }
+  bool eat(char c) {
+    if (i_ < s_.size() && s_[i_] == c) return ++i_, true;
+    return false;
+  }
+  // A string without escapes (keys and the statuses state_json writes).
+  bool raw_string(std::string_view& out) {
+    if (!eat('"')) return false;
+    size_t start = i_;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      if (s_[i_] == '\\') return false;
+      ++i_;
+    }
+    if (i_ == s_.size()) return false;
+    out = s_.substr(start, i_ - start);
+    ++i_;
+    return true;
+  }
+  // Skips any value: strings (with escapes), nested containers, literals.
+  bool skip() {
+    int depth = 0;
+    do {
+      if (i_ >= s_.size()) return false;
+      char c = s_[i_];
+      if (c == '"') {
+        for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_)
+          if (s_[i_] == '\\') ++i_;
+        if (i_ >= s_.size()) return false;
+        ++i_;
+      } else if (c == '{' || c == '[') {
+        ++depth, ++i_;
+      } else if (c == '}' || c == ']') {
+        if (--depth < 0) return false;
+        ++i_;
+      } else if (depth == 0) {
+        // A literal or number at the top: up to the next delimiter.
+        size_t start = i_;
+        while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ' ' && s_[i_] != '\n') ++i_;
+        return i_ > start;
+      } else {
+        ++i_;
+      }
+    } while (depth > 0);
+    return true;
+  }
+  // An integer or null.
+  bool int_or_null(std::optional<int64_t>& out) {
+    if (s_.substr(i_, 4) == "null") return i_ += 4, out.reset(), true;
+    bool neg = eat('-');
+    size_t start = i_;
+    int64_t v = 0;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      if (v > (INT64_MAX - 9) / 10) return false;
+      v = v * 10 + (s_[i_++] - '0');
+    }
+    if (i_ == start || (i_ < s_.size() && (s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E'))) return false;
+    out = neg ? -v : v;
+    return true;
+  }
+  bool count(int64_t& out) {
+    std::optional<int64_t> v;
+    if (!int_or_null(v) || !v) return false;
+    out = *v;
+    return true;
+  }
+  bool text_or_null(std::string& out) {
+    if (s_.substr(i_, 4) == "null") return i_ += 4, out.clear(), true;
+    std::string_view v;
+    if (!raw_string(v)) return false;
+    out.assign(v);
+    return true;
+  }
+  bool member(std::string_view k, StateFacts& f) {
+    if (k == "events") return count(f.events);
+    if (k == "supplements") return count(f.supplements);
+    if (k == "extensions") return count(f.extensions);
+    if (k == "refusals") return count(f.refusals);
+    if (k == "forwards") return count(f.forwards);
+    if (k == "finished_at") return int_or_null(f.finished_at);
+    if (k == "due_at") return int_or_null(f.due_at);
+    if (k == "due_base") return int_or_null(f.due_base);
+    if (k == "status") return text_or_null(f.status);
+    if (k == "timeliness") return text_or_null(f.timeliness);
+    return skip();
+  }
+};
+
+// The same facts through the full parser (the fallback).
+bool parse_facts(const std::string& state, StateFacts& f) {
+  auto s = json::parse(state, nullptr, false);
+  if (s.is_discarded() || !s.is_object()) return false;
+  f = StateFacts{};
+  f.events = int_or0(s, "events");
+  f.supplements = int_or0(s, "supplements");
+  f.extensions = int_or0(s, "extensions");
+  f.refusals = int_or0(s, "refusals");
+  f.forwards = int_or0(s, "forwards");
+  f.finished_at = opt_int(s, "finished_at");
+  f.due_at = opt_int(s, "due_at");
+  f.due_base = opt_int(s, "due_base");
+  auto str = [&](const char* k) {
+    auto it = s.find(k);
+    return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  f.status = str("status");
+  f.timeliness = str("timeliness");
+  return true;
+}
+
+}  // namespace
+
 Status ReportBuilder::add(const Store::DossierRow& row) {
-  auto s = json::parse(row.state, nullptr, false);
-  if (s.is_discarded() || !s.is_object())
+  StateFacts s;
+  if (!StateScanner(row.state).scan(s) && !parse_facts(row.state, s))
     return make_error(Errc::bad_format, "dossiers " + row.code + ": unreadable state (run hoso verify)");
   ReportFigures d;
   d.dossiers = 1;
-  d.events = int_or0(s, "events");
-  d.supplements = int_or0(s, "supplements");
-  d.extensions = int_or0(s, "extensions");
-  d.refusals = int_or0(s, "refusals");
-  d.forwarded = int_or0(s, "forwards");
-  auto finished_at = opt_int(s, "finished_at");
-  bool finished_by = finished_at && *finished_at <= as_of_;
-  auto tl_it = s.find("timeliness");
-  std::string tl = tl_it != s.end() && tl_it->is_string() ? tl_it->get<std::string>() : "";
-  std::string status = s.value("status", "");
-  if (finished_by && status == "withdrawn") d.withdrawn = 1;
+  d.events = s.events;
+  d.supplements = s.supplements;
+  d.extensions = s.extensions;
+  d.refusals = s.refusals;
+  d.forwarded = s.forwards;
+  bool finished_by = s.finished_at && *s.finished_at <= as_of_;
+  const std::string& tl = s.timeliness;
+  if (finished_by && s.status == "withdrawn") d.withdrawn = 1;
   if (finished_by && !tl.empty()) {
     d.finished = 1;
     if (tl == "early") d.early = 1;
@@ -65,11 +224,14 @@ Status ReportBuilder::add(const Store::DossierRow& row) {
   if (!finished_by) {
     // A finished dossier's projection drops due_at; when it finished after
     // `to` it was still open then, judged against the due time it was judged by.
-    auto due = finished_at ? opt_int(s, "due_base") : opt_int(s, "due_at");
-    if (due && *due < as_of_ && !(finished_at && status == "withdrawn")) d.overdue = 1;
+    auto due = s.finished_at ? s.due_base : s.due_at;
+    if (due && *due < as_of_ && !(s.finished_at && s.status == "withdrawn")) d.overdue = 1;
   }
-  std::string month = cal_.local_date(row.opened_at).substr(0, 7);
-  add_to(cells_[{row.unit, row.procedure, month}], d);
+  // The local month of the receipt, cached per day (a province's rows share a
+  // few hundred days).
+  int64_t day = cal_.local_day(row.opened_at);
+  if (day != last_day_) last_day_ = day, last_month_ = cal_.local_date(row.opened_at).substr(0, 7);
+  add_to(cells_[{row.unit, row.procedure, last_month_}], d);
   return {};
 }
 

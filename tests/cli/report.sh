@@ -56,8 +56,11 @@ at() {
   shift 3
   HOSO_NOW=2026-${t}:00+07:00 $HOSO act --db a.db --as $key.key "$code" "$@" >/dev/null
 }
+# The applicant's name holds what could mislead a reader of the stored state
+# that skips what it does not need: quotes, braces, a key of the figures.
+APPLICANT='Nguyễn "Văn" An, {"events": 99, "status": "returned"} [\'
 recv() {  # recv TIME PROCEDURE: prints the new code
-  HOSO_NOW=2026-${1}:00+07:00 $HOSO receive --db a.db --as rcv.key --procedure $2 --applicant "Nguyễn Văn An" --json |
+  HOSO_NOW=2026-${1}:00+07:00 $HOSO receive --db a.db --as rcv.key --procedure $2 --applicant "$APPLICANT" --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])'
 }
 # Monday 2 March 2026; 3 working days: every dossier is due Thursday 5 March 17:00.

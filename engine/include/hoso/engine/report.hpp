@@ -19,6 +19,7 @@
 //   on_time_rate (early + on_time) / finished, 4 decimals; null when nothing finished.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -52,6 +53,8 @@ class ReportBuilder {
  private:
   const WorkCalendar& cal_;
   int64_t as_of_;
+  int64_t last_day_ = INT64_MIN;
+  std::string last_month_;
   std::map<std::tuple<std::string, std::string, std::string>, ReportFigures> cells_;  // unit, procedure, month
 };
 
