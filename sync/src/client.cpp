@@ -400,7 +400,22 @@ struct Client {
     carried = store.registry().trust().units_under(relay_unit);
     auto wms = store.watermarks();
     if (!wms) co_return wms.error();
+    // The attachments of forwarded events that the parent may still lack are
+    // kept in the store until uploaded whole: a relay forwards a laptop's
+    // events as soon as they arrive, often before the laptop's attachments
+    // lane has brought their attachments here, and it may be killed or cut off
+    // between the parent's ACK and the upload. The next round, with no events
+    // left to forward, must still offer them.
     std::set<std::string> atts;
+    {
+      auto j = json::parse(store.meta("relay_attachments_up"), nullptr, false);
+      if (j.is_array())
+        for (const auto& h : j)
+          if (h.is_string()) atts.insert(h.get<std::string>());
+    }
+    auto save_atts = [&] {
+      return store.set_meta_value("relay_attachments_up", json(std::vector<std::string>(atts.begin(), atts.end())).dump());
+    };
     for (const auto& [device, local] : *wms) {
       int64_t up = upstream_wm.count(device) ? upstream_wm[device] : 0;
       if (up >= local) continue;
@@ -425,6 +440,8 @@ struct Client {
           ++expect_seq;
         }
         if (n == 0) break;
+        // Remembered before the parent can acknowledge the batch.
+        if (Status as = save_atts(); !as) co_return as;
         auto z = compress(batch);
         if (!z) co_return z.error();
         st = co_await send(s, kPush, [&] { return message(json::object(), *z); }, io());
@@ -439,8 +456,19 @@ struct Client {
         progress("forward", rep.pushed, 0);
       }
     }
-    st = co_await upload(s, std::vector<std::string>(atts.begin(), atts.end()));
+    // Those held here whole go up now; the others stay pending until their
+    // laptop has brought them (taken before the upload: one completed here
+    // meanwhile was not sent).
+    std::vector<std::string> whole;
+    for (const auto& h : atts) {
+      auto p = store.attachment_progress(h);
+      if (!p) co_return p.error();
+      if (p->second >= 0 && p->first == p->second) whole.push_back(h);
+    }
+    st = co_await upload(s, whole);
     if (!st) co_return st;
+    for (const auto& h : whole) atts.erase(h);
+    if (Status as = save_atts(); !as) co_return as;
     st = co_await download(s);
     if (!st) co_return st;
     st = co_await send(s, kBye, [&] { return message(json::object()); }, io());
