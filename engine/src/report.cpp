@@ -276,13 +276,17 @@ json ReportBuilder::finish(const Registry& reg) const {
 }
 
 Result<json> build_report(const Store& store, std::optional<int64_t> from, std::optional<int64_t> to, int64_t now,
-                          bool devices) {
+                          bool devices, const std::function<bool()>& cancelled) {
   const auto& reg = store.registry();
   const auto& cal = reg.calendar();
   int64_t as_of = to.value_or(now);
   ReportBuilder b(cal, as_of);
   Status st = store.dossier_rows(from.value_or(INT64_MIN), to.value_or(INT64_MAX),
-                                 [&](const Store::DossierRow& r) { return b.add(r); });
+                                 [&, n = 0](const Store::DossierRow& r) mutable -> Status {
+                                   if (cancelled && ++n % 4096 == 0 && cancelled())
+                                     return make_error(Errc::io, "report: cancelled");
+                                   return b.add(r);
+                                 });
   if (!st) return st.error();
   json out = b.finish(reg);
   out["from"] = from ? json(cal.iso(*from)) : json();

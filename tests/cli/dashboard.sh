@@ -211,6 +211,21 @@ assert_eq "$(json_get api.json 'd["now"]')" "2026-03-10T09:00:00+07:00" "API now
 # A range through the query: March only.
 curl -s "$URL/api/report?from=2026-03-01&to=2026-03-31" >march.json
 assert_eq "$(json_get march.json 'sum(u["dossiers"] for u in d["units"])')" 4 "March only"
+# A client that sends half a request and waits is cut off after the request
+# timeout (10 s), and one that hogs a connection delays no other client.
+python3 - "$HTTP_PORT" <<'PY' || fail "a stalled client"
+import socket, sys, time, urllib.request
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+t0 = time.monotonic()
+page = urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard.css", timeout=5).read()
+assert page.startswith(b"body{"), page[:40]
+s.settimeout(30)
+assert s.recv(100) == b"", "the server answered half a request"
+waited = time.monotonic() - t0
+assert 8 <= waited <= 15, f"cut off after {waited:.1f} s"
+PY
 # The dashboard survived all of that.
 server_alive
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" 200 "still serving"

@@ -79,6 +79,11 @@ bool is_loopback_host(std::string_view host) {
 struct Dashboard::Impl {
   DashboardOptions opt;
   asio::io_context io{1};
+  // Reports are built here, off the io thread: a report of a province's
+  // store takes seconds, and meanwhile the page's stylesheet, other
+  // clients' timeouts and stop() must still be served. One thread, so the
+  // cache below is only ever touched by it.
+  asio::thread_pool worker{1};
   tcp::acceptor acc{io};
   std::thread thread;
   uint16_t port = 0;
@@ -109,7 +114,7 @@ struct Dashboard::Impl {
     std::optional<int64_t> from, to;
     if (!q.from.empty()) from = *engine::parse_civil_date(q.from) * 86400 - cal.utc_offset_minutes() * 60;
     if (!q.to.empty()) to = (*engine::parse_civil_date(q.to) + 1) * 86400 - cal.utc_offset_minutes() * 60 - 1;
-    auto r = engine::build_report(*store, from, to, now, true);
+    auto r = engine::build_report(*store, from, to, now, true, [this] { return stopped.load(); });
     if (!r) return r.error();
     std::map<std::string, std::string> names;
     for (const auto& d : (*r)["devices"])
@@ -216,6 +221,10 @@ struct Dashboard::Impl {
           // On loopback, a page of another site must not read the figures by
           // pointing its own name at 127.0.0.1 (DNS rebinding).
           a = {http::status::misdirected_request, "text/plain; charset=utf-8", "Sai địa chỉ máy chủ.\n"};
+        } else if (auto path = std::string_view(req.target().data(), req.target().size()).substr(0, req.target().find('?'));
+                   path == "/" || path == "/api/report") {
+          a = co_await asio::co_spawn(
+              worker, [this, &req]() -> asio::awaitable<Answer> { co_return answer(req); }, asio::use_awaitable);
         } else {
           a = answer(req);
         }
@@ -264,6 +273,7 @@ void Dashboard::stop() {
     i->io.stop();
   });
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->worker.join();  // a report under way gives up at its next row
 }
 
 Result<std::unique_ptr<Dashboard>> Dashboard::start(DashboardOptions opt) {

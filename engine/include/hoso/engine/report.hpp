@@ -21,6 +21,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -60,9 +61,10 @@ class ReportBuilder {
 
 // report --json for a store (SPEC §4): from/to are unix seconds, inclusive,
 // absent = all time / `now`. With `devices`, adds Store::devices_report().
-// Adds `from`, `to` (ISO 8601) and `units` entries carry `name`.
+// Adds `from`, `to` (ISO 8601) and `units` entries carry `name`. When
+// `cancelled` returns true (asked now and then), stops with Errc::io.
 Result<nlohmann::json> build_report(const Store& store, std::optional<int64_t> from, std::optional<int64_t> to,
-                                    int64_t now, bool devices);
+                                    int64_t now, bool devices, const std::function<bool()>& cancelled = {});
 
 // The tables of a report, in the order tables and --out-dir write them.
 inline constexpr const char* kReportTables[] = {"units", "procedures", "months", "rows", "devices"};
