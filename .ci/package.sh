@@ -152,13 +152,28 @@ done </etc/default/hoso
 # The unit's command line with HOSO_LISTEN's host moved to loopback and any
 # free port (CI machines run other servers).
 install -d -o hoso -g hoso -m 0700 "$work/run"
-runuser -u hoso -- /usr/bin/hoso serve --data "$HOSO_DATA" --root "$HOSO_ROOT" --key "$HOSO_KEY" --cert "$HOSO_CERT" \
-  --listen 127.0.0.1:0 --passphrase-file "$HOSO_PASSPHRASE_FILE" $HOSO_SERVE_OPTS --port-file "$work/run/port" \
-  2>"$work/serve.log" &
-SRV_PID=$!
-for _ in $(seq 100); do [[ -s $work/run/port ]] && break; sleep 0.1; done
-[[ -s $work/run/port ]] || fail "the installed server did not start"
-port=$(cat "$work/run/port")
+start_server() {
+  rm -f "$work/run/port"
+  runuser -u hoso -- /usr/bin/hoso serve --data "$HOSO_DATA" --root "$HOSO_ROOT" --key "$HOSO_KEY" --cert "$HOSO_CERT" \
+    --listen 127.0.0.1:0 --passphrase-file "$HOSO_PASSPHRASE_FILE" $HOSO_SERVE_OPTS --port-file "$work/run/port" \
+    2>>"$work/serve.log" &
+  SRV_PID=$!
+  for _ in $(seq 100); do [[ -s $work/run/port ]] && break; sleep 0.1; done
+  [[ -s $work/run/port ]] || fail "the installed server did not start"
+  port=$(cat "$work/run/port")
+}
+# SIGTERM to hoso serve itself, as systemd sends it (runuser would turn a
+# signal of its own into SIGKILL after 2 s); runuser exits with its status.
+stop_server() {
+  local srv rc=0 t=$SECONDS
+  srv=$(pgrep -P $SRV_PID -x hoso) || fail "no hoso process under runuser"
+  kill -TERM "$srv"
+  wait $SRV_PID || rc=$?
+  SRV_PID=
+  [[ $rc == 0 ]] || fail "the server exited $rc on SIGTERM"
+  echo "  stopped on SIGTERM in $((SECONDS - t)) s"
+}
+start_server
 runuser -u hoso -- /usr/bin/hoso publish --data "$HOSO_DATA" prov/issued/* >/dev/null || fail "publish as hoso"
 [[ $(stat -c %U "$HOSO_DATA/hoso.db") == hoso ]] || fail "the store is not hoso's"
 
@@ -179,11 +194,20 @@ runuser -u hoso -- /usr/bin/hoso report --data "$HOSO_DATA" --json >"$work/repor
 python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert d["devices"][0]["acked"] == 2, d["devices"]' "$work/report.json" ||
   fail "the server's report does not show the laptop's 2 events"
 grep -q 'acknowledged up to 2' "$work/serve.log" || fail "the server log does not show the push"
-kill -TERM $SRV_PID
-rc=0
-wait $SRV_PID || rc=$?
-SRV_PID=
-[[ $rc == 0 ]] || fail "the server exited $rc on SIGTERM"
+stop_server
+
+# OPERATIONS.md §8: the server restored as root from the backup (1 event);
+# the store stays hoso's, and the laptop sends its second event again.
+step "restore the server, catch up"
+/usr/bin/hoso restore --from "$work/srv.bak" --data "$HOSO_DATA" --force >/dev/null || fail "restore of the server"
+[[ $(stat -c %U "$HOSO_DATA/hoso.db") == hoso ]] || fail "the restored store is $(stat -c %U "$HOSO_DATA/hoso.db")'s, not hoso's"
+start_server
+sync_json=$(HOSO_PASSPHRASE=test-pass /usr/bin/hoso sync --db desk1.db --server 127.0.0.1:$port --json) || fail "sync after the restore"
+acked=$(python3 -c 'import json,sys; d = json.loads(sys.argv[1]); print(d["pushed"], d["acked"])' "$sync_json")
+[[ $acked == "1 2" ]] || fail "sync after the restore: pushed, acked = $acked"
+runuser -u hoso -- /usr/bin/hoso verify --data "$HOSO_DATA" >/dev/null || fail "verify --data of the restored server"
+stop_server
+rm -f "$HOSO_DATA"/hoso.db.replaced-*
 cd - >/dev/null
 
 # --- Upgrade (the same version again: postinst with the old version set). -----

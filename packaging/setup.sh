@@ -14,7 +14,7 @@ pkgs=(build-essential cmake pkg-config libsqlite3-dev libsodium-dev libboost-dev
       # receipts with QR codes, browser tests, PDFs with Vietnamese text (issues 5, 7)
       libqrencode-dev chromium poppler-utils fonts-noto-core
       # libFuzzer and TSan builds (issue 6); packaging checks (issue 8)
-      clang libclang-rt-14-dev systemd file)
+      clang libclang-rt-14-dev systemd file bash-completion)
 # Node.js drives the browser tests (playwright-core from the lock file); the
 # machine's own Node is kept when there is one.
 command -v npm >/dev/null || pkgs+=(nodejs npm)
