@@ -36,6 +36,8 @@ cleanup() {
   return $rc
 }
 trap cleanup EXIT
+# A signal (a CI timeout, a closed pipe) still purges: the EXIT trap runs.
+trap 'exit 1' INT TERM HUP PIPE
 
 # --- The package. -------------------------------------------------------------
 step "cpack"
@@ -221,13 +223,19 @@ grep -qx 'HOSO_LISTEN=127.0.0.1:7443' /etc/default/hoso || fail "the reinstall l
 
 # --- Purge. -------------------------------------------------------------------
 step "purge"
+# What an operator adds (OPERATIONS.md §1.3) goes with the package: the
+# enablement link and a drop-in. systemctl enable works without a running systemd.
+"${as_root[@]}" systemctl enable hoso-server.service >/dev/null 2>&1 || fail "systemctl enable hoso-server"
+[[ -L /etc/systemd/system/multi-user.target.wants/hoso-server.service ]] || fail "systemctl enable made no link"
+"${as_root[@]}" install -D -m 0644 /dev/null /etc/systemd/system/hoso-server.service.d/override.conf
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hoso >"$work/apt.log" 2>&1 ||
   { cat "$work/apt.log" >&2; fail "apt-get purge"; }
 ! installed || fail "dpkg still lists hoso as installed"
 ! getent passwd hoso >/dev/null || fail "user hoso left behind"
 ! getent group hoso >/dev/null || fail "group hoso left behind"
 for f in /usr/bin/hoso /usr/share/man/man1/hoso.1.gz /usr/share/bash-completion/completions/hoso /usr/share/doc/hoso \
-  $unit /etc/default/hoso /etc/hoso /var/lib/hoso /etc/systemd/system/multi-user.target.wants/hoso-server.service; do
+  $unit /etc/default/hoso /etc/hoso /var/lib/hoso /etc/systemd/system/multi-user.target.wants/hoso-server.service \
+  /var/cache/man/cat1/hoso.1.gz /var/lib/dpkg/info/hoso.list /etc/systemd/system/hoso-server.service.d; do
   [[ ! -e $f ]] || fail "$f left behind"
 done
 step "done"
