@@ -76,6 +76,7 @@ void register_demo(CLI::App& app);
 void register_desk(CLI::App& app);
 void register_sync(CLI::App& app);
 void register_ops(CLI::App& app);
+void register_ui(CLI::App& app);
 // True once `verify` found a problem: the process exits 3 (SPEC §4).
 bool verification_failed();
 

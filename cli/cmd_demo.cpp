@@ -570,6 +570,13 @@ Status run_demo(bool quiet, const std::string& keep) {
   if (!(st = run_desk_day(d, keys, say))) return st;
   if (!(st = run_network(d, say))) return st;
   say("All checks passed.");
+  if (!keep.empty()) {
+    // A kept demo is for trying the desk: its keys need the passphrase the demo chose.
+    if (!(st = crypto::write_file_atomic(d.dir + "/passphrase.txt", d.passphrase + "\n", 0600))) return st;
+    say("Try the officers' desk on Tân Lập's store:\n  hoso ui --db " + d.dir + "/tanlap.db\n"
+        "  then open http://127.0.0.1:8080/ and sign in with " + d.dir + "/a-receiver.key (or a-specialist.key, a-leader.key);\n"
+        "  the passphrase is in " + d.dir + "/passphrase.txt");
+  }
   return {};
 }
 

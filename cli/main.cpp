@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   register_desk(app);
   register_sync(app);
   register_ops(app);
+  register_ui(app);
   register_demo(app);
   try {
     app.parse(argc, argv);

@@ -38,3 +38,14 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${HOSO_BUILD_TYPE:-RelWithDebInfo}" \
   -DHOSO_SANITIZE="${HOSO_SANITIZE:-OFF}" "${launcher[@]}" >/dev/null
 cmake --build "$build_dir" -j"${HOSO_JOBS:-2}"
+
+# The browser tests' driver (playwright-core, pinned by the lock file); the
+# browser itself is Debian's chromium, never a download.
+if [[ -f tests/ui/package-lock.json ]]; then
+  if command -v npm >/dev/null; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/ui --silent --no-audit --no-fund >/dev/null 2>&1 ||
+      echo "setup: npm ci in tests/ui failed; the browser tests (cli.ui) will be skipped"
+  else
+    echo "setup: npm is missing; the browser tests (cli.ui) will be skipped"
+  fi
+fi
