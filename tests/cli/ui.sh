@@ -74,6 +74,10 @@ done
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
   --data '{}' "${url}api/signin")
 assert_eq "$code" 403 "sign-in from a foreign Origin"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${url}api/inbox")
+assert_eq "$code" 401 "the API without a session"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "${url}api/session")
+assert_eq "$code" 421 "a foreign Host (DNS rebinding)"
 
 start=$SECONDS
 HOSO_UI_URL=$url KEYS=$PWD PASS=test-pass OUT=$PWD ARTIFACTS=$artifacts \
