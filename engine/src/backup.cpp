@@ -271,6 +271,21 @@ Result<BackupInfo> restore_store(const std::string& from, const std::string& des
   if (same_file(from, dest)) return make_error(Errc::conflict, from + " is the store itself");
   bool replacing = exists(dest);
   if (replacing && !force) return make_error(Errc::conflict, dest + " already exists");
+  TempFile tmp;
+  Status st = tmp.create(dest);
+  if (!st) return st.error();
+  {
+    auto src = open_store_file(from);
+    if (!src) return src.error();
+    auto to = Db::open(tmp.path, false);
+    if (!to) return to.error();
+    if (!(st = copy_pages(*src, *to, from))) return st.error();
+    if (!(st = rollback_journal(*to))) return st.error();
+  }
+  if (!(st = fsync_path(tmp.path, false))) return st.error();
+  own_like_folder(tmp.path);
+
+  // Checked last, just before the swap: nothing above touched `dest`.
   if (replacing) {
     // Leaving WAL mode needs the only connection to the file, so it fails
     // while a server or a desk has the store open: their state in memory
@@ -285,20 +300,6 @@ Result<BackupInfo> restore_store(const std::string& from, const std::string& des
       // it is, which is what a restore is for.
     }
   }
-
-  TempFile tmp;
-  Status st = tmp.create(dest);
-  if (!st) return st.error();
-  {
-    auto src = open_store_file(from);
-    if (!src) return src.error();
-    auto to = Db::open(tmp.path, false);
-    if (!to) return to.error();
-    if (!(st = copy_pages(*src, *to, from))) return st.error();
-    if (!(st = rollback_journal(*to))) return st.error();
-  }
-  if (!(st = fsync_path(tmp.path, false))) return st.error();
-  own_like_folder(tmp.path);
 
   std::string aside;
   if (replacing) {
