@@ -229,6 +229,13 @@ PY
 # The dashboard survived all of that.
 server_alive
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" 200 "still serving"
+# Bad --http: one clear line, nothing served.
+srv_args=(--data srv2 --root prov/root.pub --key srv.key --cert srv.cert --listen 127.0.0.1:0)
+expect_fail 2 "$HOSO" serve "${srv_args[@]}" --http 127.0.0.1
+error_says "--http"
+expect_fail 2 "$HOSO" serve "${srv_args[@]}" --http example.org:80
+expect_fail 12 "$HOSO" serve "${srv_args[@]}" --http 127.0.0.1:$HTTP_PORT
+error_says "cannot listen"
 # The sync server still serves laptops beside the dashboard.
 sync_direct A1
 stop_server

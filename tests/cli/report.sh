@@ -123,6 +123,13 @@ expect_ok $HOSO report --db a.db --json --to 2026-03-04
 cp "$OUT" mar4.json
 assert_eq "$(json_get mar4.json '[d["units"][0][k] for k in ["dossiers","finished","overdue"]]')" "[8, 2, 0]" "as of 4 March"
 
+# At the evening of the due day (5 March): the dossier delivered late on the
+# 6th was still open then and past due (judged against its due time, as its
+# timeliness is); so is the forwarded one; the extended one is not.
+expect_ok $HOSO report --db a.db --json --to 2026-03-05
+cp "$OUT" mar5.json
+assert_eq "$(json_get mar5.json '[d["units"][0][k] for k in ["dossiers","finished","early","on_time","late","overdue"]]')" "[8, 3, 2, 1, 0, 2]" "as of 5 March"
+
 # CSV: a byte order mark for spreadsheets, CRLF, quotes doubled, the header
 # the JSON keys.
 expect_ok $HOSO report --db a.db --format csv --table units
