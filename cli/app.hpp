@@ -64,6 +64,10 @@ Result<crypto::KeyFileInfo> load_public_key(const std::string& path);
 // The laptop's own key, kept encrypted in its store: opened with
 // HOSO_DEVICE_PASSPHRASE when set, else the same source as the officer's.
 Result<crypto::SigningKey> open_device_key(const engine::Store& store, const Common& c);
+// Where a server's store lives: `store` when it is a PostgreSQL URL
+// ("postgresql://…"), else the SQLite file in `data` (`store` empty or
+// "sqlite:"). Errc::invalid_argument for anything else, or for neither given.
+Result<std::string> server_store(const std::string& data, const std::string& store);
 // Reads a file of signed items (one per line).
 Result<std::vector<crypto::SignedItem>> load_items(const std::string& path);
 // Writes items one per line.

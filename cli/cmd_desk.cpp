@@ -328,8 +328,8 @@ void register_desk(CLI::App& app) {
     cmd->add_option("--root", o->root, "The province's root.pub (with --bundle)");
     add_common(cmd, o->c, false);
     on_run(cmd, [o]() -> Status {
-      int given = !o->db.empty() + !o->data.empty() + !o->bundle.empty();
-      if (given != 1) return make_error(Errc::invalid_argument, "give exactly one of --db, --data or --bundle");
+      int given = !o->db.empty() + !(o->data.empty() && o->store.empty()) + !o->bundle.empty();
+      if (given != 1) return make_error(Errc::invalid_argument, "give exactly one of --db, --data (or --store) or --bundle");
       engine::VerifyReport rep;
       if (!o->bundle.empty()) {
         if (o->root.empty()) return make_error(Errc::invalid_argument, "--bundle needs --root root.pub");
@@ -339,9 +339,9 @@ void register_desk(CLI::App& app) {
         if (!text) return text.error();
         rep = engine::verify_bundle(*text, root->pub);
       } else {
-        if (!o->store.empty()) return make_error(Errc::invalid_argument, "--store: only the SQLite store in --data is supported so far");
-        std::string path = o->db.empty() ? o->data + "/hoso.db" : o->db;
-        auto store = engine::Store::open(path, false);
+        auto path = o->db.empty() ? server_store(o->data, o->store) : Result<std::string>(o->db);
+        if (!path) return path.error();
+        auto store = engine::Store::open(*path, false);
         if (!store) {
           // A store that cannot even load its signed items fails verification.
           Errc c = store.error().code;
@@ -398,8 +398,8 @@ void register_desk(CLI::App& app) {
     cmd->add_flag("--no-bom", o->no_bom, "CSV without the UTF-8 byte order mark spreadsheets need");
     add_common(cmd, o->c, false);
     on_run(cmd, [o]() -> Status {
-      if (o->db.empty() == o->data.empty()) return make_error(Errc::invalid_argument, "give exactly one of --db or --data");
-      if (!o->store.empty()) return make_error(Errc::invalid_argument, "--store: only the SQLite store in --data is supported so far");
+      bool server = !o->data.empty() || !o->store.empty();
+      if (o->db.empty() == !server) return make_error(Errc::invalid_argument, "give exactly one of --db or --data (or --store)");
       std::string format = o->format.empty() ? (o->c.json ? "json" : "table") : o->format;
       if (format != "table" && format != "csv" && format != "json")
         return make_error(Errc::invalid_argument, "--format: expected table, csv or json, not \"" + format + "\"");
@@ -407,7 +407,9 @@ void register_desk(CLI::App& app) {
       if (!o->out_dir.empty() && format != "csv") return make_error(Errc::invalid_argument, "--out-dir goes with --format csv");
       auto t = now();
       if (!t) return t.error();
-      auto store = engine::Store::open(o->db.empty() ? o->data + "/hoso.db" : o->db, false);
+      auto path = server ? server_store(o->data, o->store) : Result<std::string>(o->db);
+      if (!path) return path.error();
+      auto store = engine::Store::open(*path, false);
       if (!store) return store.error();
       std::optional<int64_t> from, to;
       const auto& cal = store->registry().calendar();
@@ -421,7 +423,7 @@ void register_desk(CLI::App& app) {
         if (!d) return make_error(Errc::invalid_argument, "--to: expected YYYY-MM-DD");
         to = (*d + 1) * 86400 - cal.utc_offset_minutes() * 60 - 1;
       }
-      auto r = engine::build_report(*store, from, to, *t, !o->data.empty());
+      auto r = engine::build_report(*store, from, to, *t, server);
       if (!r) return r.error();
       if (format == "json") { print_json(*r); return {}; }
       if (format == "table") { std::cout << engine::report_text(*r, vietnamese()); return {}; }

@@ -28,14 +28,6 @@ std::function<int64_t()> clock_fn() {
   };
 }
 
-std::string store_path(const std::string& data) { return data + "/hoso.db"; }
-
-Status check_store_url(const std::string& url) {
-  if (url.empty() || url.rfind("sqlite:", 0) == 0) return {};
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    return make_error(Errc::invalid_argument, "--store: the PostgreSQL store is not built yet; use the default SQLite store in --data");
-  return make_error(Errc::invalid_argument, "--store: unknown store URL \"" + url + "\"");
-}
 
 
 // A bar on a terminal (phase, count, bytes, rate, time left), plain lines
@@ -69,21 +61,20 @@ void register_sync(CLI::App& app) {
     auto* cmd = app.add_subcommand("serve", "Sync server for laptops (and relays)");
     struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file, http, http_port_file; };
     auto o = std::make_shared<O>();
-    cmd->add_option("--data", o->data, "Data folder (the SQLite store lives here)")->required();
+    cmd->add_option("--data", o->data, "Data folder (the SQLite store lives here unless --store)")->required();
     cmd->add_option("--root", o->root, "The province's root.pub")->required();
     cmd->add_option("--key", o->key, "The server's key file")->required();
     cmd->add_option("--cert", o->cert, "The server's certificate")->required();
     cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")->required();
-    cmd->add_option("--store", o->store, "Store URL (default: SQLite in --data)");
+    cmd->add_option("--store", o->store, "Store URL: postgresql://… (default: SQLite in --data)");
     cmd->add_option("--upstream", o->upstream, "Parent server HOST:PORT (relay mode)");
     cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening");
     cmd->add_option("--http", o->http, "Read-only dashboard on HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port)");
     cmd->add_option("--http-port-file", o->http_port_file, "Write the dashboard's bound port here once listening");
     add_common(cmd, o->c, true);
     on_run(cmd, [o]() -> Status {
-      Status st = check_store_url(o->store);
-      if (!st) return st;
-
+      auto where = server_store(o->data, o->store);
+      if (!where) return where.error();
       if (::mkdir(o->data.c_str(), 0700) != 0 && errno != EEXIST)
         return make_error(Errc::io, "cannot create " + o->data + ": " + std::strerror(errno));
       auto root = load_public_key(o->root);
@@ -94,7 +85,7 @@ void register_sync(CLI::App& app) {
       if (!key) return key.error();
       sync::ServerOptions so;
       so.listen = o->listen;
-      so.store_path = store_path(o->data);
+      so.store_path = *where;
       so.root = root->pub;
       so.key = std::make_shared<crypto::SigningKey>(std::move(*key));
       so.cert = certs->front();
@@ -131,13 +122,13 @@ void register_sync(CLI::App& app) {
     auto* cmd = app.add_subcommand("publish", "Load signed items into a server's store (running or not)");
     struct O { Common c; std::string data, store; std::vector<std::string> files; };
     auto o = std::make_shared<O>();
-    cmd->add_option("--data", o->data, "The server's data folder")->required();
-    cmd->add_option("--store", o->store, "Store URL (default: SQLite in --data)");
+    cmd->add_option("--data", o->data, "The server's data folder (its SQLite store)");
+    cmd->add_option("--store", o->store, "Store URL: postgresql://… (instead of --data)");
     cmd->add_option("files", o->files, "Signed files: certificates, revocations, procedures, calendars")->required();
     add_common(cmd, o->c, false);
     on_run(cmd, [o]() -> Status {
-      Status st = check_store_url(o->store);
-      if (!st) return st;
+      auto where = server_store(o->data, o->store);
+      if (!where) return where.error();
       auto t = now();
       if (!t) return t.error();
       std::vector<crypto::SignedItem> all;
@@ -149,7 +140,7 @@ void register_sync(CLI::App& app) {
           all.push_back(std::move(i));
         }
       }
-      auto store = engine::Store::open(store_path(o->data));
+      auto store = engine::Store::open(*where);
       if (!store) return store.error();
       auto res = store->ingest(all, *t);
       if (!res) return res.error();

@@ -126,6 +126,14 @@ Result<crypto::SigningKey> load_key(const std::string& path, const Common& c, cr
   return key;
 }
 
+Result<std::string> server_store(const std::string& data, const std::string& store) {
+  if (engine::sql::is_postgres_url(store)) return store;
+  if (!store.empty() && store != "sqlite:")
+    return make_error(Errc::invalid_argument, "--store: expected postgresql://… (or sqlite: for the file in --data), not \"" + store + "\"");
+  if (data.empty()) return make_error(Errc::invalid_argument, "give --data DIR (the SQLite store) or --store postgresql://…");
+  return data + "/hoso.db";
+}
+
 Result<crypto::SigningKey> open_device_key(const engine::Store& store, const Common& c) {
   auto dk = store.device_key_file();
   if (!dk) return dk.error();

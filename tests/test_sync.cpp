@@ -30,6 +30,7 @@
 #include "hoso/engine/trust.hpp"
 #include "hoso/sync/frame.hpp"
 #include "hoso/sync/sync.hpp"
+#include "server_store.hpp"
 #include "wire.hpp"
 
 using namespace hoso;
@@ -72,7 +73,8 @@ struct SyncWorld {
   std::vector<crypto::SignedItem> items;  // everything, revocations included
   std::map<std::string, crypto::SigningKey> keys;
   std::map<std::string, crypto::SignedItem> certs;
-  std::string server_db;
+  testing::ServerStore server_store{dir.path};
+  std::string server_db = server_store.location;
   std::atomic<bool> stop{false};
   std::thread server;
   std::mutex mu;
@@ -121,7 +123,6 @@ struct SyncWorld {
     REQUIRE(r);
     items.push_back(*r);
 
-    server_db = dir.path + "/server.db";
     {
       auto s = engine::Store::open_server(server_db, root.public_key());
       REQUIRE(s);
@@ -841,4 +842,169 @@ TEST_CASE("sync: a laptop refuses a server that is not the province's", "[sync]"
   INFO((ok ? std::string("ok") : ok.error().message));
   REQUIRE(ok);
   CHECK(w.server_wm()[w.id("a2")] == before);
+}
+
+TEST_CASE("sync: a laptop restored from a backup signs nothing until it has pulled its own events back", "[sync]") {
+  SyncWorld w;
+  w.start();
+  w.receive("a2");
+  std::filesystem::copy_file(w.db("a2"), w.dir.path + "/a2.backup");  // the backup: one event
+  w.receive("a2");
+  w.receive("a2");
+  REQUIRE(sync::sync_once(w.client("a2", w.port)));
+  REQUIRE(w.server_wm()[w.id("a2")] == 3);
+
+  // The laptop breaks; its store comes back from the backup and is marked.
+  std::filesystem::remove(w.db("a2"));
+  std::filesystem::remove(w.db("a2") + "-wal");
+  std::filesystem::copy_file(w.dir.path + "/a2.backup", w.db("a2"));
+  {
+    auto s = engine::Store::open(w.db("a2"));
+    REQUIRE(s);
+    REQUIRE(s->set_meta_value("must_pull_own", "1"));
+    engine::ReceiveRequest r{"1.001193", "Người nộp", {{"cccd", "001201000001"}, {"child_name", "Bé"}, {"birth_date", "2026-02-20"}}, {}};
+    auto d = s->receive(w.keys.at("a-receiver"), w.keys.at("a2"), r, w.clock + 60);
+    REQUIRE(!d);  // signing now would reuse sequence 2: refused before anything is signed
+    CHECK(d.error().code == engine::Errc::conflict);
+    CHECK(d.error().message.find("hoso sync") != std::string::npos);
+  }
+  CHECK(w.local_head("a2") == 1);
+  auto r = sync::sync_once(w.client("a2", w.port));
+  INFO((r ? std::string("ok") : r.error().message));
+  REQUIRE(r);
+  CHECK(w.local_head("a2") == 3);
+  w.receive("a2");  // signs sequence 4, no clash
+  REQUIRE(sync::sync_once(w.client("a2", w.port)));
+  CHECK(w.server_wm()[w.id("a2")] == 4);
+  CHECK(w.server_quarantine() == 0);
+}
+
+TEST_CASE("sync: a server store gives the same answers on either backend", "[sync][store]") {
+  // The same laptop logs into this test's server store (PostgreSQL in the pg.*
+  // run) and into an SQLite store: feed, watermarks, reports, quarantine and
+  // verify must agree byte for byte, and replays must change nothing.
+  SyncWorld w;
+  std::vector<std::string> codes;
+  for (int i = 0; i < 4; ++i) codes.push_back(w.receive("a1"));
+  w.act("a1", codes[0], "accept", "a-receiver");
+  w.act("a1", codes[0], "approve", "a-specialist");
+  w.act("a1", codes[1], "accept", "a-receiver");
+  codes.push_back(w.receive("a2"));
+  auto reference_path = w.dir.path + "/reference.db";
+  auto reference = engine::Store::open_server(reference_path, w.root.public_key());
+  REQUIRE(reference);
+  REQUIRE(reference->ingest(w.items, w.t0));
+  auto server = engine::Store::open(w.server_db);
+  REQUIRE(server);
+  for (const char* d : {"a1", "a2"}) {
+    std::vector<crypto::SignedItem> log;
+    for (const auto& b : w.log(d)) {
+      auto it = crypto::parse_item(b);
+      REQUIRE(it);
+      log.push_back(*it);
+    }
+    for (engine::Store* s : {&*server, &*reference}) {
+      auto r = s->ingest(log, w.now);
+      INFO((r ? std::string() : r.error().message));
+      REQUIRE(r);
+      for (const auto& o : *r) CHECK(o.outcome == engine::Outcome::applied);
+      auto again = s->ingest(log, w.now);  // a replay
+      REQUIRE(again);
+      for (const auto& o : *again) CHECK(o.outcome == engine::Outcome::duplicate);
+    }
+  }
+  REQUIRE(server->note_sync(w.id("a1"), w.now, 3));
+  REQUIRE(reference->note_sync(w.id("a1"), w.now, 3));
+  // A batch with a gap is refused whole, on both.
+  {
+    auto log = w.log("a1");
+    w.receive("a1");
+    w.receive("a1");
+    auto more = w.log("a1");
+    auto last = crypto::parse_item(more.back());
+    REQUIRE(last);
+    for (engine::Store* s : {&*server, &*reference}) {
+      auto r = s->ingest(std::vector<crypto::SignedItem>{*last}, w.now);
+      REQUIRE(!r);
+      CHECK(r.error().message.find("gap") != std::string::npos);
+    }
+  }
+  auto same = [&](const auto& a, const auto& b, const char* what) {
+    INFO(what);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == *b);
+  };
+  same(server->watermarks(), reference->watermarks(), "watermarks");
+  same(server->quarantine(), reference->quarantine(), "quarantine");
+  same(server->report(std::nullopt, std::nullopt, w.now), reference->report(std::nullopt, std::nullopt, w.now), "report");
+  same(server->devices_report(), reference->devices_report(), "devices");
+  same(server->feed_end(), reference->feed_end(), "feed end");
+  engine::ListFilter all;
+  auto l1 = server->list(all, w.now), l2 = reference->list(all, w.now);
+  REQUIRE(l1);
+  REQUIRE(l2);
+  REQUIRE(l1->size() == 5);
+  for (size_t i = 0; i < l1->size(); ++i) {
+    CHECK((*l1)[i].code == (*l2)[i].code);
+    CHECK((*l1)[i].status == (*l2)[i].status);
+    CHECK((*l1)[i].due_at == (*l2)[i].due_at);
+  }
+  engine::ListFilter received;
+  received.status = "received";
+  received.overdue = true;
+  auto o1 = server->list(received, w.now + 30 * 86400), o2 = reference->list(received, w.now + 30 * 86400);
+  REQUIRE(o1);
+  REQUIRE(o2);
+  CHECK(o1->size() == 3);
+  CHECK(o1->size() == o2->size());
+  // The feed, page by page with a small budget, for commune A.
+  int64_t ip = 0, ep = 0;
+  for (int page = 0; page < 100; ++page) {
+    auto f1 = server->feed({A}, ip, ep, 2000), f2 = reference->feed({A}, ip, ep, 2000);
+    REQUIRE(f1);
+    REQUIRE(f2);
+    REQUIRE(f1->entries.size() == f2->entries.size());
+    for (size_t i = 0; i < f1->entries.size(); ++i) CHECK(f1->entries[i].bytes == f2->entries[i].bytes);
+    CHECK(f1->items_pos == f2->items_pos);
+    CHECK(f1->events_pos == f2->events_pos);
+    CHECK(f1->done == f2->done);
+    same(server->feed_anchor(f1->items_pos, f1->events_pos), reference->feed_anchor(f2->items_pos, f2->events_pos), "anchor");
+    ip = f1->items_pos;
+    ep = f1->events_pos;
+    if (f1->done) break;
+  }
+  // Attachments in chunks, resumed, and a bad one discarded.
+  std::string blob(40000, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7919 % 251);
+  std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(blob)));
+  for (engine::Store* s : {&*server, &*reference}) {
+    auto c1 = s->put_attachment_chunk(h, blob.size(), 0, std::string_view(blob).substr(0, 16384));
+    REQUIRE(c1);
+    CHECK(*c1 == 16384);
+    auto p = s->attachment_progress(h);
+    REQUIRE(p);
+    CHECK(p->first == 16384);
+    CHECK(p->second == static_cast<int64_t>(blob.size()));
+    auto c2 = s->put_attachment_chunk(h, blob.size(), 16384, std::string_view(blob).substr(16384));
+    REQUIRE(c2);
+    CHECK(*c2 == static_cast<int64_t>(blob.size()));
+    auto back = s->attachment(h);
+    REQUIRE(back);
+    CHECK(*back == blob);
+    std::string bad = blob;
+    bad[5] ^= 1;
+    std::string hb = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(blob + "x")));
+    auto c3 = s->put_attachment_chunk(hb, bad.size() + 1, 0, bad + "x");
+    REQUIRE(!c3);
+    auto gone = s->attachment_progress(hb);
+    REQUIRE(gone);
+    CHECK(gone->second == -1);
+  }
+  auto v1 = server->verify(), v2 = reference->verify();
+  INFO((v1.errors.empty() ? std::string() : v1.errors.front()));
+  CHECK(v1.ok());
+  CHECK(v2.ok());
+  CHECK(v1.checked == v2.checked);
+  CHECK(v1.checked == 8);
 }

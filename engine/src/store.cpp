@@ -61,15 +61,102 @@ CREATE TABLE equivocations(hash TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTE
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion, "one migration per schema version");
 
-Result<int64_t> pragma_int(const Db& db, const char* name) {
-  auto st = Stmt::prepare(db, std::string("PRAGMA ") + name);
+// The same schema on PostgreSQL, version for version. `rowid` is spelled out
+// (SQLite has it implicitly): an identity that grows in commit order because
+// writers take turns (sql::Tx), which the pull feed's positions rely on.
+// Text compares bytewise (COLLATE "C") so orders match SQLite's; the version
+// stamp lives in hoso_schema, PostgreSQL having no application_id.
+const char* const kPgMigrations[] = {
+    R"SQL(
+CREATE TABLE hoso_schema(application_id BIGINT NOT NULL, user_version BIGINT NOT NULL);
+INSERT INTO hoso_schema VALUES(0, 0);
+CREATE TABLE meta(key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE items(rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE, id TEXT COLLATE "C" PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL, bytes BYTEA NOT NULL, added_at BIGINT NOT NULL);
+CREATE TABLE events(rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+  hash TEXT COLLATE "C" PRIMARY KEY, dossier TEXT COLLATE "C" NOT NULL, prev TEXT COLLATE "C" NOT NULL,
+  device TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, actor TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL,
+  step TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, arrived_at BIGINT NOT NULL, quarantine TEXT, bytes BYTEA NOT NULL,
+  UNIQUE(device, seq));
+CREATE INDEX events_by_dossier ON events(dossier);
+CREATE TABLE devices(device TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL);
+CREATE TABLE attachments(hash TEXT COLLATE "C" PRIMARY KEY, size BIGINT NOT NULL, data BYTEA NOT NULL);
+CREATE TABLE dossiers(
+  code TEXT COLLATE "C" PRIMARY KEY, unit TEXT COLLATE "C" NOT NULL, holder TEXT COLLATE "C" NOT NULL,
+  procedure TEXT COLLATE "C" NOT NULL, version BIGINT NOT NULL, step TEXT COLLATE "C" NOT NULL,
+  status TEXT COLLATE "C" NOT NULL, applicant TEXT COLLATE "C" NOT NULL, opened_at BIGINT NOT NULL,
+  received_at BIGINT NOT NULL, due_at BIGINT, finished_at BIGINT, timeliness TEXT COLLATE "C", state TEXT NOT NULL);
+CREATE INDEX dossiers_by_status ON dossiers(status, due_at);
+CREATE INDEX dossiers_by_due ON dossiers(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX dossiers_by_holder ON dossiers(holder, step);
+CREATE INDEX dossiers_by_opened ON dossiers(opened_at);
+)SQL",
+    R"SQL(
+CREATE TABLE dossier_units(code TEXT COLLATE "C" NOT NULL, unit TEXT COLLATE "C" NOT NULL, PRIMARY KEY(code, unit));
+CREATE INDEX dossier_units_by_unit ON dossier_units(unit);
+INSERT INTO dossier_units(code, unit) SELECT code, unit FROM dossiers ON CONFLICT DO NOTHING;
+INSERT INTO dossier_units(code, unit) SELECT code, holder FROM dossiers ON CONFLICT DO NOTHING;
+ALTER TABLE devices ADD COLUMN complete BIGINT NOT NULL DEFAULT 1;
+CREATE TABLE receipts(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, server_store TEXT NOT NULL, acked BIGINT NOT NULL,
+  bytes BYTEA NOT NULL, at BIGINT NOT NULL);
+CREATE TABLE attachments_partial(hash TEXT COLLATE "C" PRIMARY KEY, size BIGINT NOT NULL, data BYTEA NOT NULL);
+CREATE TABLE device_sync(device TEXT COLLATE "C" PRIMARY KEY, last_sync BIGINT NOT NULL, pending BIGINT NOT NULL);
+CREATE TABLE attachment_refs(hash TEXT COLLATE "C" NOT NULL, dossier TEXT COLLATE "C" NOT NULL, PRIMARY KEY(hash, dossier));
+CREATE TABLE equivocations(hash TEXT COLLATE "C" PRIMARY KEY, device TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
+  bytes BYTEA NOT NULL, noted_at BIGINT NOT NULL);
+)SQL",
+};
+static_assert(sizeof(kPgMigrations) / sizeof(kPgMigrations[0]) == kSchemaVersion, "one migration per schema version");
+
+bool is_pg(const Db& db) { return db.backend() == sql::Backend::postgres; }
+
+// "units" as a table j(value) from a JSON array bound at parameter n.
+std::string units_table(const Db& db, int n) {
+  std::string p = "?" + std::to_string(n);
+  return is_pg(db) ? "json_array_elements_text(CAST(" + p + " AS json)) AS j(value)" : "json_each(" + p + ") j";
+}
+
+Result<int64_t> query_int(const Db& db, const std::string& sql) {
+  auto st = Stmt::prepare(db, sql);
   if (!st) return st.error();
   auto row = st->step();
   if (!row) return row.error();
   return *row ? st->i64(0) : 0;
 }
 
+// (application_id, user_version) of a store, or (0, 0) for an empty database;
+// Errc::bad_format for a database holding something else.
+Result<std::pair<int64_t, int64_t>> schema_stamp(const Db& db, const std::string& where) {
+  if (is_pg(db)) {
+    auto has = query_int(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'hoso_schema'");
+    if (!has) return has.error();
+    if (*has == 0) {
+      auto tables = query_int(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()");
+      if (!tables) return tables.error();
+      if (*tables != 0) return make_error(Errc::bad_format, where + " is a PostgreSQL database but not a hoso store (it has other tables)");
+      return std::pair<int64_t, int64_t>{0, 0};
+    }
+    auto st = Stmt::prepare(db, "SELECT application_id, user_version FROM hoso_schema");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return make_error(Errc::bad_format, where + ": hoso_schema is empty");
+    return std::pair<int64_t, int64_t>{st->i64(0), st->i64(1)};
+  }
+  auto app = query_int(db, "PRAGMA application_id");
+  if (!app) return app.error();
+  auto ver = query_int(db, "PRAGMA user_version");
+  if (!ver) return ver.error();
+  if (*app == 0) {
+    auto tables = query_int(db, "SELECT count(*) FROM sqlite_master");
+    if (!tables) return tables.error();
+    if (*ver != 0 || *tables != 0) return make_error(Errc::bad_format, where + " is an SQLite database but not a hoso store");
+  }
+  return std::pair<int64_t, int64_t>{*app, *ver};
+}
+
 Status configure(Db& db) {
+  if (is_pg(db)) return {};  // durable by default (synchronous_commit); see sql::Db::connect
   auto mode = Stmt::prepare(db, "PRAGMA journal_mode=WAL");
   if (!mode) return mode.error();
   auto r = mode->step();
@@ -77,32 +164,29 @@ Status configure(Db& db) {
   return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
 }
 
-// Stamps a new file or migrates an old one, inside one transaction.
-Status migrate(Db& db, const std::string& path) {
-  auto app = pragma_int(db, "application_id");
-  if (!app) return app.error();
-  auto ver = pragma_int(db, "user_version");
-  if (!ver) return ver.error();
-  if (*app != 0 && *app != kApplicationId) return make_error(Errc::bad_format, path + " is not a hoso store");
-  if (*app == 0 && *ver != 0) return make_error(Errc::bad_format, path + " is not a hoso store");
-  if (*app == 0) {
-    auto tables = Stmt::prepare(db, "SELECT count(*) FROM sqlite_master");
-    if (!tables) return tables.error();
-    auto row = tables->step();
-    if (!row) return row.error();
-    if (tables->i64(0) != 0) return make_error(Errc::bad_format, path + " is an SQLite database but not a hoso store");
-  }
-  if (*ver > kSchemaVersion)
-    return make_error(Errc::bad_format, path + " was made by a newer hoso (schema " + std::to_string(*ver) + ")");
-  if (*ver == kSchemaVersion) return {};
+// Stamps a new store or migrates an old one, inside one write transaction
+// (so two processes opening a new store at once do not both create it).
+Status migrate(Db& db, const std::string& where) {
+  auto stamp = schema_stamp(db, where);
+  if (!stamp) return stamp.error();
+  if (stamp->second == kSchemaVersion && stamp->first == kApplicationId) return {};
   auto tx = Tx::begin(db);
   if (!tx) return tx.error();
-  for (int64_t v = *ver; v < kSchemaVersion; ++v) {
-    Status st = db.exec(kMigrations[v]);
+  stamp = schema_stamp(db, where);  // again, now that this writer holds the store
+  if (!stamp) return stamp.error();
+  auto [app, ver] = *stamp;
+  if (app != 0 && app != kApplicationId) return make_error(Errc::bad_format, where + " is not a hoso store");
+  if (ver > kSchemaVersion)
+    return make_error(Errc::bad_format, where + " was made by a newer hoso (schema " + std::to_string(ver) + ")");
+  if (ver == kSchemaVersion) return {};
+  const char* const* steps = is_pg(db) ? kPgMigrations : kMigrations;
+  for (int64_t v = ver; v < kSchemaVersion; ++v) {
+    Status st = db.exec(steps[v]);
     if (!st) return st;
   }
-  Status st = db.exec("PRAGMA application_id=" + std::to_string(kApplicationId) + "; PRAGMA user_version=" +
-                      std::to_string(kSchemaVersion));
+  std::string a = std::to_string(kApplicationId), v = std::to_string(kSchemaVersion);
+  Status st = db.exec(is_pg(db) ? "UPDATE hoso_schema SET application_id = " + a + ", user_version = " + v
+                                : "PRAGMA application_id=" + a + "; PRAGMA user_version=" + v);
   if (!st) return st;
   return tx->commit();
 }
@@ -166,7 +250,7 @@ struct Store::Impl {
     if (!flagged) return;
     auto [ev, at] = std::move(*flagged);
     flagged.reset();
-    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO equivocations(hash, device, seq, bytes, noted_at) VALUES(?,?,?,?,?)");
+    auto st = Stmt::prepare(db, "INSERT INTO equivocations(hash, device, seq, bytes, noted_at) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
     if (!st) return;
     st->bind(1, ev.hash).bind(2, ev.body.device).bind(3, ev.body.seq).bind_blob(4, ev.item.bytes).bind(5, at);
     (void)st->run();
@@ -209,7 +293,7 @@ struct Store::Impl {
   }
 
   Status set_meta(const std::string& k, std::string_view v) {
-    auto st = Stmt::prepare(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    auto st = Stmt::prepare(db, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (!st) return st.error();
     st->bind(1, k).bind_blob(2, v);
     Status r = st->run();
@@ -218,7 +302,7 @@ struct Store::Impl {
   }
 
   Status note_units(const DossierState& s) {
-    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO dossier_units(code, unit) VALUES(?, ?)");
+    auto st = Stmt::prepare(db, "INSERT INTO dossier_units(code, unit) VALUES(?, ?) ON CONFLICT DO NOTHING");
     if (!st) return st.error();
     std::set<std::string> units = {s.unit, s.holder};
     for (const auto& v : s.visits) units.insert(v.unit);
@@ -260,9 +344,13 @@ struct Store::Impl {
 
   Status write_projection(const DossierState& s) {
     auto st = Stmt::prepare(db,
-                            "INSERT OR REPLACE INTO dossiers(code, unit, holder, procedure, version, step, status, applicant, "
+                            "INSERT INTO dossiers(code, unit, holder, procedure, version, step, status, applicant, "
                             "opened_at, received_at, due_at, finished_at, timeliness, state) "
-                            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET unit = excluded.unit, "
+                            "holder = excluded.holder, procedure = excluded.procedure, version = excluded.version, "
+                            "step = excluded.step, status = excluded.status, applicant = excluded.applicant, "
+                            "opened_at = excluded.opened_at, received_at = excluded.received_at, due_at = excluded.due_at, "
+                            "finished_at = excluded.finished_at, timeliness = excluded.timeliness, state = excluded.state");
     if (!st) return st.error();
     auto state = crypto::canonical_json(state_json(s));
     if (!state) return state.error();
@@ -336,7 +424,7 @@ struct Store::Impl {
     // attachment only to devices of units that hold or held its dossier.
     auto atts = b.attachments();
     if (!atts.empty()) {
-      auto ref = Stmt::prepare(db, "INSERT OR IGNORE INTO attachment_refs(hash, dossier) VALUES(?, ?)");
+      auto ref = Stmt::prepare(db, "INSERT INTO attachment_refs(hash, dossier) VALUES(?, ?) ON CONFLICT DO NOTHING");
       if (!ref) return ref.error();
       for (const auto& a : atts) {
         ref->bind(1, a.hash).bind(2, b.dossier);
@@ -344,8 +432,10 @@ struct Store::Impl {
       }
     }
     auto wm = Stmt::prepare(db,
-                            "INSERT INTO devices(device, seq, complete) VALUES(?1, max(?2, 0), ?3) ON CONFLICT(device) DO UPDATE "
-                            "SET seq = max(seq, excluded.seq), complete = complete AND excluded.complete");
+                            "INSERT INTO devices(device, seq, complete) VALUES(?1, CASE WHEN ?2 > 0 THEN ?2 ELSE 0 END, ?3) "
+                            "ON CONFLICT(device) DO UPDATE SET "
+                            "seq = CASE WHEN excluded.seq > devices.seq THEN excluded.seq ELSE devices.seq END, "
+                            "complete = CASE WHEN devices.complete = 1 AND excluded.complete = 1 THEN 1 ELSE 0 END");
     if (!wm) return wm.error();
     wm->bind(1, b.device).bind(2, b.seq).bind(3, int64_t{gap ? 0 : 1});
     if (!(st = wm->run())) return st.error();
@@ -368,17 +458,20 @@ struct Store::Impl {
     if (*row) return IngestResult{Outcome::duplicate, item.id_hex(), {}};
     Status st = reg->add(item);
     if (!st) return st.error();
-    auto ins = Stmt::prepare(db, "INSERT INTO items(id, type, bytes, added_at) VALUES(?,?,?,?)");
+    auto ins = Stmt::prepare(db, "INSERT INTO items(id, type, bytes, added_at) VALUES(?,?,?,?) RETURNING rowid");
     if (!ins) return ins.error();
     ins->bind(1, item.id_hex()).bind(2, item.type).bind_blob(3, item.bytes).bind(4, now);
-    if (!(st = ins->run())) return st.error();
-    loaded_top = sqlite3_last_insert_rowid(db.get());
+    auto pos = ins->step();
+    if (!pos) return pos.error();
+    if (!*pos) return make_error(Errc::internal, "items: insert returned no position");
+    loaded_top = ins->i64(0);
+    ins->reset();
     return IngestResult{Outcome::applied, item.id_hex(), {}};
   }
 
   Status put_attachment(const std::string& data) {
     auto h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data)));
-    auto st = Stmt::prepare(db, "INSERT OR IGNORE INTO attachments(hash, size, data) VALUES(?,?,?)");
+    auto st = Stmt::prepare(db, "INSERT INTO attachments(hash, size, data) VALUES(?,?,?) ON CONFLICT DO NOTHING");
     if (!st) return st.error();
     st->bind(1, h).bind(2, static_cast<int64_t>(data.size())).bind_blob(3, data);
     return st->run();
@@ -397,6 +490,12 @@ struct Store::Impl {
                                        const std::vector<AttachmentFile>& files, int64_t now) {
     auto dc = device_cert();
     if (!dc) return dc.error();
+    // SPEC §2 Restores: a laptop restored from an older copy may have signed
+    // events after that copy was made; signing again before it has pulled them
+    // back would put a second event at the same sequence (an equivocation).
+    if (auto f = meta.find("must_pull_own"); f != meta.end() && f->second == "1")
+      return make_error(Errc::conflict, "this laptop's store was restored from a backup: run hoso sync first, so it gets back "
+                                        "the events it signed after the backup, then sign again");
     if (!(*dc)->pub || device.public_key() != *(*dc)->pub)
       return make_error(Errc::invalid_argument, "the device key does not match this store's device certificate");
     const Certificate* oc = reg->trust().find_by_key(officer.public_key(), CertKind::officer, now);
@@ -447,20 +546,38 @@ std::string Store::meta(const std::string& key) const {
   return it == impl_->meta.end() ? std::string() : it->second;
 }
 
-static Result<std::unique_ptr<Store::Impl>> open_impl(const std::string& path, bool create, bool write) {
+// How a store is named in messages: a PostgreSQL URL without its password.
+static std::string display_name(const std::string& location) {
+  if (!sql::is_postgres_url(location)) return location;
+  std::string s = location;
+  size_t scheme = s.find("://") + 3, at = s.find('@', scheme), colon = s.find(':', scheme);
+  if (at != std::string::npos && colon != std::string::npos && colon < at) s.erase(colon, at - colon);
+  for (size_t p; (p = s.find("password=")) != std::string::npos;) {
+    size_t end = s.find('&', p);
+    s.erase(p, end == std::string::npos ? std::string::npos : end - p + 1);
+  }
+  while (!s.empty() && (s.back() == '&' || s.back() == '?')) s.pop_back();
+  return "PostgreSQL store " + s;
+}
+
+static Result<std::unique_ptr<Store::Impl>> open_impl(const std::string& location, bool create, bool write) {
   auto impl = std::make_unique<Store::Impl>();
-  impl->path = path;
-  auto db = Db::open(path, create, !write);
+  impl->path = display_name(location);
+  bool pg = sql::is_postgres_url(location);
+  auto db = pg ? Db::connect(location, !write) : Db::open(location, create, !write);
   if (!db) return db.error();
   impl->db = std::move(*db);
+  if (!create) {
+    auto stamp = schema_stamp(impl->db, impl->path);
+    if (!stamp) return stamp.error();
+    if (stamp->first != kApplicationId)
+      return pg ? make_error(Errc::not_found, "no hoso store in the " + impl->path + " (hoso serve or hoso publish makes one)")
+                : make_error(Errc::bad_format, impl->path + " is not a hoso store");
+  }
   if (write) {
     Status st = configure(impl->db);
     if (!st) return st.error();
-    if (!(st = migrate(impl->db, path))) return st.error();
-  } else {
-    auto app = pragma_int(impl->db, "application_id");
-    if (!app) return app.error();
-    if (*app != kApplicationId) return make_error(Errc::bad_format, path + " is not a hoso store");
+    if (!(st = migrate(impl->db, impl->path))) return st.error();
   }
   return impl;
 }
@@ -475,6 +592,7 @@ Result<Store> Store::create_device(const std::string& path, const crypto::Public
   if (!info) return make_error(info.error().code, "device key: " + info.error().message);
   if (!cert->pub || info->pub != *cert->pub)
     return make_error(Errc::invalid_argument, "the device key is not the key of the device certificate");
+  if (sql::is_postgres_url(path)) return make_error(Errc::invalid_argument, "a laptop's store is an SQLite file, not PostgreSQL");
   if (::access(path.c_str(), F_OK) == 0) return make_error(Errc::conflict, path + " already exists");
   auto impl = open_impl(path, true, true);
   if (!impl) return impl.error();
@@ -512,14 +630,15 @@ Result<Store> Store::open_server(const std::string& path, const crypto::PublicKe
     if (!st) return st.error();
     if (!(st = tx->commit())) return st.error();
   } else if (I.meta["root"] != crypto::to_hex(root)) {
-    return make_error(Errc::unauthorized, path + " belongs to another province root");
+    return make_error(Errc::unauthorized, I.path + " belongs to another province root");
   }
   if (!(st = I.load())) return st.error();
   return Store(std::move(*impl));
 }
 
 Result<Store> Store::open(const std::string& path, bool write) {
-  if (::access(path.c_str(), F_OK) != 0) return make_error(Errc::not_found, "no store at " + path + " (run hoso init first)");
+  if (!sql::is_postgres_url(path) && ::access(path.c_str(), F_OK) != 0)
+    return make_error(Errc::not_found, "no store at " + path + " (run hoso init first)");
   auto impl = open_impl(path, false, write);
   if (!impl) return impl.error();
   Status st = (*impl)->load();
@@ -595,7 +714,7 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
   }
   auto st = Stmt::prepare(I.db,
                           "SELECT e.rowid, e.dossier FROM events e WHERE e.rowid > ?1 AND e.quarantine IS NULL AND "
-                          "EXISTS (SELECT 1 FROM dossier_units u, json_each(?2) j WHERE u.code = e.dossier AND u.unit = j.value) ORDER BY e.rowid");
+                          "EXISTS (SELECT 1 FROM dossier_units u, " + units_table(I.db, 2) + " WHERE u.code = e.dossier AND u.unit = j.value) ORDER BY e.rowid");
   if (!st) return st.error();
   st->bind(1, events_after).bind(2, json(units).dump());
   auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid <= ? ORDER BY rowid");
@@ -649,7 +768,7 @@ Result<std::string> Store::feed_anchor(int64_t items_pos, int64_t events_pos) co
 }
 
 Result<std::pair<int64_t, int64_t>> Store::feed_end() const {
-  auto st = Stmt::prepare(impl_->db, "SELECT (SELECT ifnull(max(rowid), 0) FROM items), (SELECT ifnull(max(rowid), 0) FROM events)");
+  auto st = Stmt::prepare(impl_->db, "SELECT (SELECT coalesce(max(rowid), 0) FROM items), (SELECT coalesce(max(rowid), 0) FROM events)");
   if (!st) return st.error();
   auto row = st->step();
   if (!row) return row.error();
@@ -716,7 +835,8 @@ Result<int64_t> Store::put_attachment_chunk(const std::string& hash, int64_t siz
     del->bind(1, hash);
     if (st) st = del->run();
   } else {
-    auto up = Stmt::prepare(I.db, "INSERT OR REPLACE INTO attachments_partial(hash, size, data) VALUES(?,?,?)");
+    auto up = Stmt::prepare(I.db, "INSERT INTO attachments_partial(hash, size, data) VALUES(?,?,?) "
+                             "ON CONFLICT(hash) DO UPDATE SET size = excluded.size, data = excluded.data");
     if (!up) return up.error();
     up->bind(1, hash).bind(2, size).bind_blob(3, all);
     st = up->run();
@@ -751,7 +871,7 @@ Result<std::vector<std::string>> Store::referenced_attachments(const std::string
 Status Store::refresh() {
   // Items are only ever appended: the highest rowid tells whether another
   // process added some, at the cost of one index lookup (this runs per message).
-  auto st = Stmt::prepare(impl_->db, "SELECT ifnull(max(rowid), 0) FROM items");
+  auto st = Stmt::prepare(impl_->db, "SELECT coalesce(max(rowid), 0) FROM items");
   if (!st) return st.error();
   auto row = st->step();
   if (!row) return row.error();
@@ -760,7 +880,8 @@ Status Store::refresh() {
 }
 
 Status Store::note_sync(const std::string& device, int64_t at, int64_t pending) {
-  auto st = Stmt::prepare(impl_->db, "INSERT OR REPLACE INTO device_sync(device, last_sync, pending) VALUES(?,?,?)");
+  auto st = Stmt::prepare(impl_->db, "INSERT INTO device_sync(device, last_sync, pending) VALUES(?,?,?) "
+                          "ON CONFLICT(device) DO UPDATE SET last_sync = excluded.last_sync, pending = excluded.pending");
   if (!st) return st.error();
   st->bind(1, device).bind(2, at).bind(3, pending);
   return st->run();
@@ -791,8 +912,8 @@ Result<json> Store::devices_report() const {
 
 Result<bool> Store::attachment_referenced(const std::string& hash, const std::vector<std::string>* units) const {
   auto st = units ? Stmt::prepare(impl_->db,
-                                  "SELECT 1 FROM attachment_refs r JOIN dossier_units u ON u.code = r.dossier, json_each(?2) j "
-                                  "WHERE r.hash = ?1 AND u.unit = j.value LIMIT 1")
+                                  "SELECT 1 FROM attachment_refs r JOIN dossier_units u ON u.code = r.dossier, " +
+                                      units_table(impl_->db, 2) + " WHERE r.hash = ?1 AND u.unit = j.value LIMIT 1")
                   : Stmt::prepare(impl_->db, "SELECT 1 FROM attachment_refs WHERE hash = ?1 LIMIT 1");
   if (!st) return st.error();
   st->bind(1, hash);
@@ -825,7 +946,7 @@ Result<DossierState> Store::receive(const crypto::SigningKey& officer, const cry
   int64_t slot = (*dc)->slot.value_or(0);
   int64_t next = slot == 0 ? 1 : slot * 1000;
   {
-    auto q = Stmt::prepare(I.db, "SELECT dossier FROM events WHERE action = 'receive' AND substr(dossier, 1, ?) = ?");
+    auto q = Stmt::prepare(I.db, "SELECT dossier FROM events WHERE action = 'receive' AND substr(dossier, 1, CAST(? AS INTEGER)) = ?");
     if (!q) return q.error();
     q->bind(1, static_cast<int64_t>(prefix.size())).bind(2, prefix);
     for (;;) {
@@ -889,16 +1010,20 @@ Result<DossierState> Store::dossier(const std::string& code) const {
 }
 
 Result<std::vector<DossierState>> Store::list(const ListFilter& f, int64_t now) const {
-  std::string q = "SELECT code, procedure, version, unit, holder, step, status, applicant, received_at, due_at, timeliness FROM dossiers WHERE 1";
-  if (f.status) q += " AND status = ?1";
-  if (f.overdue) q += " AND due_at IS NOT NULL AND due_at < ?2 AND status NOT IN ('returned','rejected','withdrawn')";
-  if (f.holder) q += " AND holder = ?3";
+  // Only the filters given take parameters, numbered in order (PostgreSQL
+  // cannot type a parameter that no clause uses).
+  std::string q = "SELECT code, procedure, version, unit, holder, step, status, applicant, received_at, due_at, timeliness FROM dossiers WHERE 1 = 1";
+  int n = 0;
+  if (f.status) q += " AND status = ?" + std::to_string(++n);
+  if (f.overdue) q += " AND due_at IS NOT NULL AND due_at < ?" + std::to_string(++n) + " AND status NOT IN ('returned','rejected','withdrawn')";
+  if (f.holder) q += " AND holder = ?" + std::to_string(++n);
   q += " ORDER BY code";
   auto st = Stmt::prepare(impl_->db, q);
   if (!st) return st.error();
-  if (f.status) st->bind(1, *f.status);
-  if (f.overdue) st->bind(2, now);
-  if (f.holder) st->bind(3, *f.holder);
+  n = 0;
+  if (f.status) st->bind(++n, *f.status);
+  if (f.overdue) st->bind(++n, now);
+  if (f.holder) st->bind(++n, *f.holder);
   std::vector<DossierState> out;
   std::map<std::string, const Procedure*> procs;
   for (;;) {

@@ -224,6 +224,12 @@ struct Client {
     if (acked > local)
       co_return make_error(Errc::conflict, "the server holds events " + std::to_string(local + 1) + ".." + std::to_string(acked) +
                                                " of this laptop that it could not send back; sign nothing until this is resolved");
+    // The server has sent back every event of this laptop it holds: a restored
+    // store may sign again (SPEC §2 Restores).
+    if (store.meta("must_pull_own") == "1") {
+      Status ms = store.set_meta_value("must_pull_own", "0");
+      if (!ms) co_return ms;
+    }
 
     // Push from the server's acknowledgement: a watermark that went backwards
     // (a restored server) gets the missing events again.

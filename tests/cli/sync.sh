@@ -71,7 +71,7 @@ q authority sign --dir prov --in proc.json --out proc.signed
 q authority sign --dir prov --in cal.json --out cal.signed
 
 start_server
-expect_ok "$HOSO" publish --data srv p.cert a.cert b.cert offA.cert offB.cert A1.cert A2.cert B1.cert srv.cert proc.signed cal.signed
+expect_ok "$HOSO" publish --data srv "${SRV_STORE[@]}" p.cert a.cert b.cert offA.cert offB.cert A1.cert A2.cert B1.cert srv.cert proc.signed cal.signed
 phase "province ready, server on port $SRV_PORT"
 
 # --- 2. Laptops: init and a first sync that pulls the certificates. ---------
@@ -129,7 +129,7 @@ phase "A1 first half synced through cuts in $SYNC_TRIES runs"
 
 # The backup, taken with the server stopped.
 stop_server
-cp -a srv backup
+backup_server
 start_server
 restart_proxies
 
@@ -181,7 +181,7 @@ for n in A1 A2 B1; do
   expect_ok "$HOSO" verify --db $n.db --json
   [[ $(json_get "$OUT" 'd["ok"]') == true ]] || fail_with_output "verify --db $n.db"
 done
-expect_ok "$HOSO" verify --data srv --json
+expect_ok "$HOSO" verify --data srv "${SRV_STORE[@]}" --json
 [[ $(json_get "$OUT" 'd["ok"]') == true ]] || fail_with_output "verify --data srv"
 assert_eq "$(json_get "$OUT" 'd["checked"]')" $EVENTS "events the server verified"
 phase "exactly once: $EVENTS events on the server, all verify"
@@ -199,8 +199,7 @@ phase "replay changed nothing"
 
 # --- 6. The server restored from the older copy. ---------------------------
 stop_server
-rm -rf srv
-cp -a backup srv
+restore_server
 start_server
 restart_proxies
 assert_eq "$(server_events_of A1)" $EA1 "A1's events on the restored server"
@@ -221,7 +220,7 @@ assert_eq "$(sync_field acked)" $EB "B1 acked after the restore"
 sync_direct A2
 assert_eq "$(list_of A2)" "$(list_of A1)" "A2's dossiers after the restore"
 check_exactly_once $((EVENTS + 5))
-expect_ok "$HOSO" verify --data srv --json
+expect_ok "$HOSO" verify --data srv "${SRV_STORE[@]}" --json
 [[ $(json_get "$OUT" 'd["ok"]') == true ]] || fail_with_output "verify --data srv after the restore"
 check_attachments_server att-*.bin
 for n in A1 A2 B1; do

@@ -18,6 +18,10 @@ sync_cleanup() {
     echo "--- server log (tail):" >&2
     tail -n 30 "$WORK/srv.log" >&2 || true
   fi
+  if [[ -n ${SRV_PGDB:-} ]]; then
+    pg_admin "DROP DATABASE IF EXISTS $SRV_PGDB WITH (FORCE)" || true
+    pg_admin "DROP DATABASE IF EXISTS ${SRV_PGDB}_bk WITH (FORCE)" || true
+  fi
   if [[ -n ${SYNC_KEEP:-} ]]; then
     echo "kept $WORK" >&2
   elif [[ -n ${WORK:-} && -d $WORK ]]; then
@@ -33,6 +37,37 @@ setup_sync_workdir() {
   cd "$WORK"
   OUT=$WORK/out.txt
   ERR=$WORK/err.txt
+  # With HOSO_TEST_PG (the cli.*.pg copies of these tests) the server's store
+  # is a fresh PostgreSQL database; SRV_STORE goes on every server command.
+  SRV_STORE=()
+  SRV_PGDB=
+  if [[ -n ${HOSO_TEST_PG:-} ]]; then
+    SRV_PGDB=t_cli_$$_$RANDOM
+    pg_admin "CREATE DATABASE $SRV_PGDB" || fail "cannot create a test database on $HOSO_TEST_PG"
+    SRV_URL=$(pg_url_for "$SRV_PGDB")
+    SRV_STORE=(--store "$SRV_URL")
+  fi
+}
+
+# pg_admin SQL: runs SQL on the test PostgreSQL's admin database.
+pg_admin() { psql "$HOSO_TEST_PG" -qAtX -v ON_ERROR_STOP=1 -c "$1" >/dev/null; }
+# pg_url_for DB: HOSO_TEST_PG with its database replaced.
+pg_url_for() { python3 -c 'import sys, re; print(re.sub(r"^(postgres(?:ql)?://[^/?]*)/?[^?]*", lambda m: m.group(1) + "/" + sys.argv[2], sys.argv[1]))' "$HOSO_TEST_PG" "$1"; }
+
+# backup_server / restore_server: a copy of the (stopped) server's store, and
+# the store put back from it.
+backup_server() {
+  if [[ -n $SRV_PGDB ]]; then pg_admin "CREATE DATABASE ${SRV_PGDB}_bk TEMPLATE $SRV_PGDB"
+  else cp -a srv backup; fi
+}
+restore_server() {
+  if [[ -n $SRV_PGDB ]]; then
+    pg_admin "DROP DATABASE $SRV_PGDB WITH (FORCE)"
+    pg_admin "CREATE DATABASE $SRV_PGDB TEMPLATE ${SRV_PGDB}_bk"
+  else
+    rm -rf srv
+    cp -a backup srv
+  fi
 }
 
 # wait_file FILE: up to 20 s for FILE to exist and hold something.
@@ -49,7 +84,7 @@ start_server() {
   rm -f srv.port
   mkdir -p srv
   "$HOSO" serve --data srv --root prov/root.pub --key srv.key --cert srv.cert \
-    --listen 127.0.0.1:0 --port-file srv.port 2>>srv.log &
+    --listen 127.0.0.1:0 --port-file srv.port "${SRV_STORE[@]}" 2>>srv.log &
   SRV_PID=$!
   wait_file srv.port || fail "the server wrote no port file"
   SRV_PORT=$(cat srv.port)
@@ -143,7 +178,10 @@ for row in c.execute(sys.argv[2]):
 PY
 }
 laptop_sql() { sql $1.db "$2"; }
-server_sql() { sql srv/hoso.db "$1"; }
+server_sql() {
+  if [[ -n $SRV_PGDB ]]; then psql "$SRV_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"
+  else sql srv/hoso.db "$1"; fi
+}
 
 # The ways a store may name device N in events.device: its public key or the
 # id of its certificate.
@@ -187,6 +225,14 @@ PY
 }
 
 check_attachments_server() {
+  if [[ -n $SRV_PGDB ]]; then
+    local f held
+    held=$(server_sql "SELECT encode(sha256(data), 'hex') FROM attachments")
+    for f in "$@"; do
+      grep -qx "$(sha256sum "$f" | cut -d' ' -f1)" <<<"$held" || fail "attachments on the server: $f missing"
+    done
+    return 0
+  fi
   python3 - srv/hoso.db "$@" <<'PY' || fail "attachments on the server"
 import hashlib, sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
@@ -204,7 +250,7 @@ check_exactly_once() {
   local want=$1 got
   got=$(server_sql "SELECT count(*), count(DISTINCT hash), count(DISTINCT device || ':' || seq) FROM events")
   assert_eq "$got" "$want|$want|$want" "server events (rows, hashes, device:seq)"
-  got=$(server_sql "SELECT count(*) FROM (SELECT device FROM events GROUP BY device HAVING max(seq) != count(*) OR min(seq) != 1)")
+  got=$(server_sql "SELECT count(*) FROM (SELECT device FROM events GROUP BY device HAVING max(seq) != count(*) OR min(seq) != 1) AS x")
   assert_eq "$got" 0 "devices with a gap in their log on the server"
   got=$(server_sql "SELECT count(*) FROM events WHERE quarantine IS NOT NULL")
   assert_eq "$got" 0 "quarantined events on the server"
@@ -223,6 +269,7 @@ server_digest() {
 # the server's current store.
 last_receipt() {
   local store
-  store=$(server_sql "SELECT value FROM meta WHERE key = 'store_id'")
+  if [[ -n $SRV_PGDB ]]; then store=$(server_sql "SELECT convert_from(value, 'UTF8') FROM meta WHERE key = 'store_id'")
+  else store=$(server_sql "SELECT value FROM meta WHERE key = 'store_id'"); fi
   laptop_sql $1 "SELECT max(acked) FROM receipts WHERE server_store = '$store'"
 }

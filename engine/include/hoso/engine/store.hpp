@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hoso/engine/ledger.hpp"
-#include "hoso/engine/sqlite.hpp"
+#include "hoso/engine/sql.hpp"
 
 namespace hoso::engine {
 
