@@ -129,6 +129,7 @@ struct PgStmt {
     finish();
   }
   void set_param(int i, std::string v, Oid type, bool is_null) {
+    if (started) clear();  // binding again after a run starts over, keeping the other bindings
     if (i < 1 || i > nparams) {
       if (!failed) failed = make_error(Errc::internal, "bind: parameter " + std::to_string(i) + " out of range");
       return;
