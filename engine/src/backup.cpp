@@ -10,7 +10,7 @@
 #include <cstring>
 #include <thread>
 
-#include "hoso/engine/sqlite.hpp"
+#include "hoso/engine/sql.hpp"
 #include "hoso/engine/store.hpp"
 
 namespace hoso::engine {
