@@ -291,6 +291,55 @@ TEST_CASE("desk: receive, act through every step, search, forms", "[ui]") {
   CHECK(f.get(rcv, "/api/inbox").status == 401);
 }
 
+TEST_CASE("desk: supplement, extension and refusal forms; sync status", "[ui]") {
+  Fixture f;
+  auto rcv = f.sign_in("receiver");
+  // Nothing to sync yet, and no server configured: "sync now" says so and starts nothing.
+  auto st = body(f.get(rcv, "/api/sync"));
+  CHECK(st["pending_events"] == 0);
+  CHECK(st["running"] == false);
+  auto r = f.post(rcv, "/api/receive", kForm);
+  REQUIRE(r.status == 200);
+  std::string code = body(r)["code"];
+  CHECK(body(f.get(rcv, "/api/sync"))["pending_events"] == 1);
+  auto no_server = f.post(rcv, "/api/sync", json::object());
+  CHECK(no_server.status == 400);
+  CHECK(body(no_server)["error"].get<std::string>().find("server") != std::string::npos);
+  CHECK(body(f.get(rcv, "/api/sync"))["running"] == false);
+
+  CHECK(f.get(rcv, "/forms/02/" + code).status == 404);
+  REQUIRE(f.post(rcv, "/api/dossiers/" + code + "/act", {{"action", "request_supplement"}, {"note", "Thiếu bản sao CCCD"}}).status == 200);
+  auto f02 = f.get(rcv, "/forms/02/" + code);
+  REQUIRE(f02.status == 200);
+  CHECK(f02.body.find("PHIẾU YÊU CẦU BỔ SUNG") != std::string::npos);
+  CHECK(f02.body.find("Thiếu bản sao CCCD") != std::string::npos);
+  // Only once per dossier: the page no longer offers it.
+  f.clock += 3600;
+  REQUIRE(f.post(rcv, "/api/dossiers/" + code + "/act", {{"action", "accept"}}).status == 200);
+  auto spec = f.sign_in("specialist");
+  auto acts = body(f.get(spec, "/api/dossiers/" + code))["actions"];
+  bool has_extend = false;
+  for (const auto& a : acts) {
+    CHECK(a["action"] != "request_supplement");
+    if (a["action"] == "extend") has_extend = a["needs_date"] == true && a["needs_note"] == true;
+  }
+  CHECK(has_extend);
+  CHECK(f.post(spec, "/api/dossiers/" + code + "/act", {{"action", "extend"}, {"note", "Chờ xác minh"}}).status == 400);  // no date
+  REQUIRE(f.post(spec, "/api/dossiers/" + code + "/act", {{"action", "extend"}, {"note", "Chờ xác minh"}, {"until", "2026-03-13"}}).status == 200);
+  auto f04 = f.get(spec, "/forms/04/" + code);
+  REQUIRE(f04.status == 200);
+  CHECK(f04.body.find("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ") != std::string::npos);
+  CHECK(f04.body.find("13/03/2026") != std::string::npos);
+  REQUIRE(f.post(spec, "/api/dossiers/" + code + "/act", {{"action", "reject"}, {"note", "Không đủ điều kiện"}}).status == 200);
+  auto f03 = f.get(spec, "/forms/03/" + code);
+  REQUIRE(f03.status == 200);
+  CHECK(f03.body.find("Không đủ điều kiện") != std::string::npos);
+  auto done = body(f.get(spec, "/api/dossiers/" + code));
+  CHECK(done["status"] == "rejected");
+  CHECK(done["actions"].empty());
+  CHECK(f.get(spec, "/forms/09/" + code).status == 404);
+}
+
 TEST_CASE("desk: search folds Vietnamese", "[ui]") {
   CHECK(ui::fold_vietnamese("Nguyễn Văn An") == "nguyen van an");
   CHECK(ui::fold_vietnamese("ĐẶNG Thị Đào") == "dang thi dao");

@@ -135,6 +135,7 @@ try {
   check(rows === 7, 'seven signed steps, got ' + rows);
   check(await page.locator('#timeline .b-bad').count() === 0, 'every signature verified');
   check((await page.textContent('#timeline')).includes('Thiếu chữ ký người khai'), 'note in the timeline');
+  await page.screenshot({ path: `${artifacts}/ui-dossier.png` });
 
   step('search without diacritics');
   await page.keyboard.press('Alt+3');

@@ -301,7 +301,7 @@ async function showDossier(code) {
         h('td', {}, h('span', { class: 'badge ' + (e.on_time ? 'b-ok' : 'b-late') }, e.on_time ? t('on_time') : t('late'))),
         h('td', {}, e.note || ''),
         h('td', {}, h('span', { class: 'badge ' + (e.verified ? 'b-ok' : 'b-bad'), title: e.hash }, e.verified ? '✔ ' + t('verified') : '✘ ' + t('not_verified')))))))));
-  (main().querySelector('.actions button') || main()).focus();
+  (main().querySelector('.actions button') || main()).focus({ preventScroll: true });
 }
 
 async function showSearch(initial) {
