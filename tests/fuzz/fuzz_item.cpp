@@ -1,6 +1,8 @@
 // Envelopes and events as they arrive from a peer, a file or a bundle:
 // canonical JSON (crypto::parse_json_strict, parse_canonical), the envelope
-// (crypto::parse_item) and the event body (engine::read_event).
+// (crypto::parse_item) and the event body (engine::read_event); also the key
+// files a USB stick brings (crypto::parse_public_key_file, peek_key_file: the
+// part read before any passphrase).
 #include "fuzz_common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/signed_item.hpp"
@@ -24,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto c = crypto::canonical_json(*j);
     HOSO_FUZZ_CHECK(c && *c == in);
   }
+
+  if (auto pk = crypto::parse_public_key_file(in); pk) {
+    auto again = crypto::parse_public_key_file(crypto::public_key_file(pk->pub, pk->name));
+    HOSO_FUZZ_CHECK(again && again->pub == pk->pub && again->name == pk->name);
+  }
+  (void)crypto::peek_key_file(crypto::as_bytes(in));
 
   auto item = crypto::parse_item(in);
   if (!item) return 0;

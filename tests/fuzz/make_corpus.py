@@ -66,6 +66,9 @@ for c in canon['accept']:
     put('item', c['input'])
 for c in canon['reject']:
     put('item', bytes.fromhex(c['hex']))
+for k in sorted(glob.glob(os.path.join(demo, '*.key')))[:1] + sorted(glob.glob(os.path.join(demo, '*.key.pub')))[:1]:
+    put('item', open(k, 'rb').read())
+put('item', json.load(open(os.path.join(vectors, 'keys.json')))['public_key_file']['text'])
 
 # trust: files of items as `hoso import` and `hoso publish` read them.
 put('trust', b'\n'.join(vector_items) + b'\n')
