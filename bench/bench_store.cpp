@@ -69,6 +69,7 @@ struct PgDatabase {
   void exec(const std::string& sql) {
     PGconn* c = PQconnectdb(admin.c_str());
     if (PQstatus(c) != CONNECTION_OK) die("connect " + admin, PQerrorMessage(c));
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "does not exist, skipping"
     PGresult* r = PQexec(c, sql.c_str());
     if (PQresultStatus(r) != PGRES_COMMAND_OK) die(sql, PQresultErrorMessage(r));
     PQclear(r);

@@ -768,11 +768,18 @@ namespace {
 // A fake server for one connection: TLS with `tls_key`, reads HELLO, answers
 // WELCOME with `cert` and a session proof by `proof_key`, then waits for the
 // peer to go.
-void fake_server(wire::tcp::acceptor& acc, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
-                 const crypto::SigningKey& proof_key) {
+// How a fake server acknowledges a PUSH: its receipt's signer and the
+// `acked` the receipt names (the ACK itself says 1000).
+struct FakeAck {
+  const crypto::SigningKey* receipt_key = nullptr;
+  int64_t receipt_acked = 1000;
+  std::string device;
+};
+
+void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
+                 const crypto::SigningKey& proof_key, const FakeAck* ack = nullptr) {
   auto ctx = wire::server_context(tls_key);
   REQUIRE(ctx);
-  wire::tcp::socket sock = acc.accept();
   wire::Stream s(std::move(sock), **ctx);
   boost::system::error_code ec;
   s.handshake(asio::ssl::stream_base::server, ec);
@@ -795,18 +802,60 @@ void fake_server(wire::tcp::acceptor& acc, const crypto::SigningKey& tls_key, co
   std::string out;
   REQUIRE(sync::encode_frame(out, wire::kWelcome, wire::message(wel)));
   asio::write(s, asio::buffer(out), ec);
+  // With `ack`: an empty feed for each PULL, then an ACK for the PUSH.
+  while (ack && !ec) {
+    asio::read(s, asio::buffer(head, 5), ec);
+    if (ec) return;
+    size_t n = size_t(head[0]) << 24 | size_t(head[1]) << 16 | size_t(head[2]) << 8 | head[3];
+    std::string body(n - 1, '\0');
+    asio::read(s, asio::buffer(body), ec);
+    if (ec) return;
+    out.clear();
+    if (head[4] == wire::kPull) {
+      auto z = sync::compress("");
+      REQUIRE(z);
+      json feed{{"items", 0}, {"events", 0}, {"anchor", ":"}, {"done", true}};
+      REQUIRE(sync::encode_frame(out, wire::kFeed, wire::message(feed, *z)));
+    } else if (head[4] == wire::kPush) {
+      json rb{{"device", ack->device}, {"acked", ack->receipt_acked}, {"store", "fake"}, {"server", cert.id_hex()}, {"at", 0}};
+      auto r = crypto::sign_item(wire::kReceiptType, rb, *ack->receipt_key);
+      REQUIRE(r);
+      json a{{"acked", 1000}, {"watermarks", json::object()}, {"quarantined", 0}, {"receipt", r->bytes}};
+      REQUIRE(sync::encode_frame(out, wire::kAck, wire::message(a)));
+    } else {
+      return;
+    }
+    asio::write(s, asio::buffer(out), ec);
+  }
   char buf[256];
   while (!ec) s.read_some(asio::buffer(buf), ec);
 }
 
 sync::Result<sync::SyncReport> sync_with_fake(SyncWorld& w, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
-                                              const crypto::SigningKey& proof_key) {
+                                              const crypto::SigningKey& proof_key, const FakeAck* ack = nullptr) {
   asio::io_context io;
   wire::tcp::acceptor acc(io, wire::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   uint16_t port = acc.local_endpoint().port();
-  std::thread t([&] { fake_server(acc, tls_key, cert, proof_key); });
+  // A laptop opens two connections (events, attachments), in either order:
+  // each is served alike, for up to 10 s of waiting for them.
+  std::vector<std::thread> conns;
+  std::thread t([&] {
+    acc.non_blocking(true);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (conns.size() < 2 && std::chrono::steady_clock::now() < until) {
+      boost::system::error_code ec;
+      wire::tcp::socket sock = acc.accept(ec);
+      if (ec) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      sock.non_blocking(false);
+      conns.emplace_back([&, sock = std::move(sock)]() mutable { fake_server(std::move(sock), tls_key, cert, proof_key, ack); });
+    }
+  });
   auto r = sync::sync_once(w.client("a2", port));
   t.join();
+  for (auto& c : conns) c.join();
   return r;
 }
 }  // namespace
@@ -1008,4 +1057,37 @@ TEST_CASE("sync: a server store gives the same answers on either backend", "[syn
   CHECK(v2.ok());
   CHECK(v1.checked == v2.checked);
   CHECK(v1.checked == 8);
+}
+
+TEST_CASE("sync: a laptop keeps only receipts the proven server signed for exactly its acknowledgement", "[sync]") {
+  SyncWorld w;
+  w.receive("a2");
+  auto receipts = [&] {
+    auto s = engine::Store::open(w.db("a2"), false);
+    REQUIRE(s);
+    auto r = s->last_receipt();
+    REQUIRE(r);
+    return r->has_value();
+  };
+  // The server's key and certificate, but a receipt signed by another key.
+  FakeAck forged{&w.keys.at("a3"), 1000, w.id("a2")};
+  auto r1 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &forged);
+  REQUIRE(!r1);
+  CHECK(r1.error().code == sync::Errc::unauthorized);
+  CHECK(r1.error().message.find("not signed by the server's key") != std::string::npos);
+  CHECK(!receipts());
+  // The server's signature over another acknowledgement (or another laptop).
+  FakeAck other{&w.keys.at("server"), 999, w.id("a2")};
+  auto r2 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &other);
+  REQUIRE(!r2);
+  CHECK(r2.error().message.find("does not match") != std::string::npos);
+  FakeAck foreign{&w.keys.at("server"), 1000, w.id("a3")};
+  auto r3 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &foreign);
+  REQUIRE(!r3);
+  CHECK(r3.error().message.find("does not match") != std::string::npos);
+  CHECK(!receipts());
+  // The real server's receipt is kept.
+  w.start();
+  REQUIRE(sync::sync_once(w.client("a2", w.port)));
+  CHECK(receipts());
 }

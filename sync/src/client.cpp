@@ -56,6 +56,8 @@ struct Client {
   const crypto::SigningKey* key = nullptr;
   bool relay = false;
   std::string server_store;
+  crypto::PublicKey server_pub{};  // the proven server's key and certificate (receipts are checked against them)
+  std::string server_cert_id;
   int64_t acked = 0;                          // device mode: this laptop's watermark at the server
   std::map<std::string, int64_t> upstream_wm;  // relay mode: every device's watermark upstream
   std::set<std::string> wanted;               // attachments to fetch (mirrors store meta)
@@ -131,11 +133,26 @@ struct Client {
     if (!sproof || !crypto::verify(*cert->pub, kServerSessionDomain, *exp, *sproof))
       co_return make_error(Errc::unauthorized, "the server did not prove its key for this session");
     server_store = jstr(w, "store");
+    server_pub = *cert->pub;
+    server_cert_id = cert->id;
     acked = jint(w, "acked", 0);
     if (auto it = w.find("watermarks"); it != w.end() && it->is_object())
       for (auto d = it->begin(); d != it->end(); ++d)
         if (d.value().is_number_integer()) upstream_wm[d.key()] = d.value().get<int64_t>();
     co_return Status{};
+  }
+
+  Status check_receipt(const std::string& bytes, int64_t acked_now) const {
+    auto r = crypto::parse_item(bytes);
+    if (!r) return make_error(Errc::bad_format, "the server's receipt: " + r.error().message);
+    if (r->type != kReceiptType || r->cosig || !crypto::verify_sig(*r, server_pub))
+      return make_error(Errc::unauthorized, "the server's receipt is not signed by the server's key");
+    const json& b = r->body;
+    if (jstr(b, "device") != me || jint(b, "acked", -1) != acked_now || jstr(b, "store") != server_store ||
+        jstr(b, "server") != server_cert_id)
+      return make_error(Errc::unauthorized, "the server's receipt does not match its acknowledgement (acked " +
+                                                std::to_string(acked_now) + ")");
+    return {};
   }
 
   awaitable<Status> pull(Stream& s, int64_t own_after) {
@@ -255,6 +272,10 @@ struct Client {
       if (now_acked < acked + n)
         co_return make_error(Errc::conflict, "the server acknowledged " + std::to_string(now_acked) + " after a batch ending at " +
                                                  std::to_string(acked + n));
+      // The receipt is the laptop's proof of delivery: kept only once it is
+      // the proven server's signature over exactly this acknowledgement.
+      Status cr = check_receipt(jstr(ack->first, "receipt"), now_acked);
+      if (!cr) co_return cr;
       Status rs = store.add_receipt(server_store, now_acked, jstr(ack->first, "receipt"), opt.now());
       if (!rs) co_return rs;
       rep.pushed += n;
