@@ -47,7 +47,7 @@ TEST_CASE("report: nested members and strings never count as the dossier's own")
   CHECK(u["overdue"] == 1);  // due 5 March, as of 12 March
 }
 
-TEST_CASE("report: a state the fast reader does not know falls back to the full parser; garbage is an error") {
+TEST_CASE("report: a state the fast reader does not know goes to the full parser and garbage is an error") {
   engine::WorkCalendar cal;
   engine::Registry reg(crypto::PublicKey{});
   ReportBuilder b(cal, kMar2 + 10 * kDay);
