@@ -49,11 +49,14 @@ LAPTOPS = {"A1": "srv", "B1": "relay"}
 lap = {n: db(os.path.join(work, f"{n}.db")) for n in LAPTOPS}
 stores = {"srv": db(os.path.join(srv_dir, "hoso.db")), "relay": db(os.path.join(work, "relay", "hoso.db"))}
 # A snapshot of each store in one read transaction, so a server writing
-# meanwhile cannot make two queries disagree.
+# meanwhile cannot make two queries disagree; the laptops' first, so every
+# receipt read is older than the servers' state it is checked against.
 for c in list(lap.values()) + list(stores.values()):
     c.execute("BEGIN")
-store_by_id = {meta(c, "store_id"): name for name, c in stores.items()}
 dev_of = {n: meta(c, "device_cert") for n, c in lap.items()}
+for c in lap.values():
+    c.execute("SELECT count(*) FROM receipts").fetchone()
+store_by_id = {meta(c, "store_id"): name for name, c in stores.items()}
 
 
 def log_of(c, device):
