@@ -2,6 +2,8 @@
 // deadline on each read and write; the store is touched only from that
 // thread, so each pushed batch is verified in full by the engine and
 // committed atomically before it is acknowledged.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <iostream>
 #include <random>
@@ -294,6 +296,10 @@ struct Server {
       tcp::socket sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
+        // Out of file descriptors (or another transient failure): the
+        // connection stays queued; retrying at once would spin a core.
+        asio::steady_timer t(acc.get_executor(), std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
       // One session's unexpected failure is logged and ends that session only.
@@ -327,6 +333,16 @@ Result<tcp::endpoint> endpoint_of(const std::string& hp) {
 }  // namespace
 
 Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
+  {
+    // Every session holds a socket: the usual soft limit of 1024 open files
+    // would stop the server accepting well before max_sessions.
+    rlimit rl{};
+    const rlim_t want = static_cast<rlim_t>(opt.limits.max_sessions) + 256;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+      rl.rlim_cur = std::min(want, rl.rlim_max);
+      (void)::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   auto store = engine::Store::open_server(opt.store_path, opt.root);
   if (!store) return store.error();
   auto cert = engine::read_certificate(opt.cert, opt.root);

@@ -29,7 +29,10 @@ struct Limits {
   size_t chunk_bytes = 16 * 1024;       // attachment chunk: small, so a cut link loses little
   int io_timeout_seconds = 30;          // every read and write
   int handshake_timeout_seconds = 15;
-  size_t max_sessions = 256;            // concurrent connections the server serves
+  // Concurrent connections the server serves. A laptop's round holds two
+  // (events, attachments): 1024 serve 512 laptops syncing at the same moment;
+  // serve() raises the open-file limit to fit them.
+  size_t max_sessions = 1024;
 };
 
 struct ServerOptions {
