@@ -83,7 +83,10 @@ start=$SECONDS
 HOSO_UI_URL=$url KEYS=$PWD PASS=test-pass OUT=$PWD ARTIFACTS=$artifacts \
   timeout 90 node "$uidir/desk.test.mjs" >node.out 2>&1 || { cat node.out ui.err >&2; fail "browser test failed"; }
 cat node.out
-(( SECONDS - start < 60 )) || fail "the browser test took $((SECONDS - start)) s (limit 60)"
+# A minute on a normal build; sanitizer builds run several times slower.
+limit=60
+ldd "$HOSO" 2>/dev/null | grep -q libasan && limit=180
+(( SECONDS - start < limit )) || fail "the browser test took $((SECONDS - start)) s (limit $limit)"
 dossier=$(sed -n 's/^CODE=//p' node.out)
 [[ -n $dossier ]] || fail "no dossier code from the browser test"
 
@@ -102,6 +105,10 @@ expect_ok $HOSO verify --db a.db
 # "Sync now" in the page pushed everything the desk signed.
 expect_ok $HOSO verify --data srv --json
 assert_eq "$(json_get "$OUT" 'd["checked"]')" 7 "events on the server after the page's sync"
+# SIGTERM stops the desk cleanly (and, under ASan, without a leak).
 kill $ui_pid
-wait $ui_pid || true
+rc=0
+wait $ui_pid || rc=$?
+ui_pid=
+assert_eq "$rc" 0 "exit status of hoso ui after SIGTERM"
 echo "ui: OK"
