@@ -58,7 +58,11 @@ for f in ./usr/bin/hoso ./usr/share/man/man1/hoso.1.gz ./usr/share/bash-completi
   ./lib/systemd/system/hoso-server.service ./etc/default/hoso ./usr/share/doc/hoso/OPERATIONS.md; do
   grep -qx "$f" "$work/contents" || fail "the package lacks $f"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q conffiles || fail "no conffiles"
+# Listed first, then searched: grep -q quitting early would fail the pipe.
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+for f in conffiles postinst prerm postrm; do
+  grep -qx "./$f" <<<"$control" || fail "the package has no $f"
+done
 
 # --- Install. -----------------------------------------------------------------
 step "install $(basename "$deb")"
@@ -70,9 +74,11 @@ installed || fail "dpkg does not list hoso as installed"
 getent passwd hoso >/dev/null || fail "no user hoso"
 [[ $(stat -c '%U:%G %a' /var/lib/hoso) == "hoso:hoso 750" ]] || fail "/var/lib/hoso is $(stat -c '%U:%G %a' /var/lib/hoso)"
 [[ $(stat -c '%U:%G %a' /etc/hoso) == "root:hoso 750" ]] || fail "/etc/hoso is $(stat -c '%U:%G %a' /etc/hoso)"
-zcat /usr/share/man/man1/hoso.1.gz | grep -q '^\.SH NAME' || fail "man page"
+page=$(zcat /usr/share/man/man1/hoso.1.gz)
+grep -q '^\.SH NAME' <<<"$page" || fail "man page"
 if command -v man >/dev/null; then
-  MANWIDTH=80 man -l /usr/share/man/man1/hoso.1.gz 2>&1 | grep -q 'hoso restore\|restore --from' || fail "man page does not render"
+  page=$(MANWIDTH=80 man -l /usr/share/man/man1/hoso.1.gz 2>&1)
+  grep -q 'restore --from' <<<"$page" || fail "man page does not render"
 fi
 # Completion of the subcommand "ba" and of the options of "backup".
 if [[ -f /usr/share/bash-completion/bash_completion ]]; then

@@ -201,11 +201,19 @@ expect_ok "$HOSO" restore --from a1-old.bak --db A1.db --force
 ls A1.db.replaced-* >/dev/null 2>&1 || fail "the replaced laptop store was not kept"
 assert_eq "$(meta A1.db must_pull_own)" 1 "must_pull_own of the laptop restored in place"
 assert_eq "$(laptop_own_events A1)" 28 "A1's own events after the restore"
+# Before its first sync the restored laptop signs nothing: its sequence 29
+# is already taken on the server by an event this copy lacks.
+expect_fail 14 "$HOSO" receive --db A1.db --as off.key --procedure 1.001193 --applicant "Quá sớm"
+error_says "restored from a backup"
+code=$(list_of A1 | head -1 | cut -d' ' -f1)
+expect_fail 14 "$HOSO" act --db A1.db --as off.key "$code" deliver
+assert_eq "$(laptop_own_events A1)" 28 "A1's own events after refused signing"
 for n in A1 A1-new; do
   sync_direct $n
   assert_eq "$(own_events $n.db)" 36 "$n's own events after its first sync"
   assert_eq "$(sync_field acked)" 36 "$n acked after its first sync"
   assert_eq "$(list_of $n)" "$before_list" "$n's dossiers after its first sync"
+  assert_eq "$(meta $n.db must_pull_own)" 0 "must_pull_own of $n after its first sync"
   expect_ok "$HOSO" verify --db $n.db
 done
 # Signing goes on from the sequence the server holds, without equivocation.
