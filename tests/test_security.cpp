@@ -174,13 +174,11 @@ TEST_CASE("security: a laptop clock set back is recorded as given and flagged by
   }
 }
 
-// Open bug (SPEC §2 Restores; engine/include/hoso/engine/backup.hpp promises
-// it): restore_store marks a laptop must_pull_own, but nothing reads the mark,
-// so a restored laptop signs at once, at a sequence the server already holds
-// with another event (the equivocation of docs/SECURITY.md threat 10). The fix
-// belongs in Store::receive/act (engine/src/store.cpp, being rewritten
-// elsewhere); when it lands this test fails: drop [!shouldfail].
-TEST_CASE("security: a restored laptop signs nothing before its own events are back", "[security][!shouldfail]") {
+// SPEC §2 Restores: restore_store marks a laptop must_pull_own and the store
+// refuses to sign until a sync has brought its own events back; otherwise it
+// would sign at a sequence the server already holds with another event (the
+// equivocation of docs/SECURITY.md threat 10).
+TEST_CASE("security: a restored laptop signs nothing before its own events are back", "[security]") {
   Desk d;
   REQUIRE(d.laptop->receive(d.officer, d.device, {"1.001193", "An", d.fields, {}}, d.t0));
   auto bak = engine::backup_store(d.dir + "/laptop.db", d.dir + "/laptop.bak", false);
