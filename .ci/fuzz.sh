@@ -10,12 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${HOSO_FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
-# bundle is left out until verify_bundle (engine/src/store.cpp) stops throwing
-# on header values of the wrong type: its seed corpus holds that input, so it
-# would fail every run. The test "fuzz: verify_bundle reports header values of
-# the wrong type, never throws" starts failing when it is fixed; then add it
-# back. Run it meanwhile with FUZZ_TARGETS=bundle.
-targets=${FUZZ_TARGETS:-"frame batch item trust procedure calendar"}
+targets=${FUZZ_TARGETS:-"frame batch item trust procedure calendar bundle"}
 
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)

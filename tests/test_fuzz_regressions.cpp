@@ -12,10 +12,8 @@ using namespace hoso;
 // {"attachment":1,"data":5}) makes verify_bundle throw
 // nlohmann::json::type_error (json::value() with a string default) instead of
 // reporting an error; `hoso verify --bundle` then exits 70 "unexpected
-// failure". The bug is in engine/src/store.cpp (verify_bundle), which is being
-// rewritten elsewhere: this test is expected to fail until it is fixed there.
-// When it passes, drop [!shouldfail] and put `bundle` back in .ci/fuzz.sh.
-TEST_CASE("fuzz: verify_bundle reports header values of the wrong type, never throws", "[fuzz][!shouldfail]") {
+// failure". Fixed in verify_bundle: header members are read as typed strings.
+TEST_CASE("fuzz: verify_bundle reports header values of the wrong type, never throws", "[fuzz]") {
   auto root = crypto::SigningKey::generate().public_key();
   for (const char* bundle : {
            "{\"format\":1}\n",

@@ -1363,14 +1363,21 @@ VerifyReport verify_bundle(const std::string& bundle, const crypto::PublicKey& r
     if (l.empty()) continue;
     auto j = crypto::parse_canonical(l);
     if (!j || !j->is_object()) { err(where + ": " + (j ? std::string("not an object") : j.error().message)); continue; }
+    // Header members are read as strings whatever the line holds: a value of
+    // another type is a malformed bundle, never an exception (fuzz_bundle).
+    auto str = [&](const char* key) {
+      auto it = j->find(key);
+      return it != j->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
     if (line == 1) {
-      if (j->value("format", "") != "hoso-bundle-v1") { err(where + ": not a hoso bundle"); return rep; }
-      dossier = j->value("dossier", "");
+      if (str("format") != "hoso-bundle-v1" || !(*j)["dossier"].is_string()) { err(where + ": not a hoso bundle"); return rep; }
+      dossier = str("dossier");
       continue;
     }
     if (j->contains("attachment")) {
-      auto data = unb64(j->value("data", ""));
-      std::string h = j->value("attachment", "");
+      if (!(*j)["attachment"].is_string() || !(*j)["data"].is_string()) { err(where + ": malformed attachment line"); continue; }
+      auto data = unb64(str("data"));
+      std::string h = str("attachment");
       if (!data || crypto::to_hex(crypto::blake2b256(crypto::as_bytes(*data))) != h) err(where + ": attachment " + h.substr(0, 16) + " does not match its hash");
       else attachments[h] = *data;
       continue;
