@@ -1091,3 +1091,30 @@ TEST_CASE("sync: a laptop keeps only receipts the proven server signed for exact
   REQUIRE(sync::sync_once(w.client("a2", w.port)));
   CHECK(receipts());
 }
+
+TEST_CASE("sync: a revocation published while a session is open ends it at the next message", "[sync]") {
+  SyncWorld w;
+  w.start();
+  Guard guard{w};
+  w.receive("a3");
+  auto log = w.log("a3");
+  Peer p;
+  p.login(w.port, w.id("a3"), w.keys.at("a3"));
+  // The province revokes a3 (effective a minute before the server's now), and
+  // `hoso publish` puts it in the running server's store.
+  {
+    auto c = engine::read_certificate(w.certs.at("a3"), w.root.public_key());
+    REQUIRE(c);
+    auto rv = engine::issue_revocation(w.root, *c, "stolen", w.now - 60, w.now - 60);
+    REQUIRE(rv);
+    auto s = engine::Store::open(w.server_db);
+    REQUIRE(s);
+    REQUIRE(s->ingest(std::vector<crypto::SignedItem>{*rv}, w.now));
+  }
+  auto r = p.push(log);
+  INFO(r.dump());
+  REQUIRE(refused(r));
+  CHECK(error_of(r).find("revoked") != std::string::npos);
+  CHECK(w.server_wm().count(w.id("a3")) == 0);  // nothing of the batch stored
+  guard([] {});  // the good laptop still syncs
+}
