@@ -768,6 +768,17 @@ namespace {
 // A fake server for one connection: TLS with `tls_key`, reads HELLO, answers
 // WELCOME with `cert` and a session proof by `proof_key`, then waits for the
 // peer to go.
+// Catch2's assertions are not thread-safe: the fake server's threads (one a
+// connection, at once) note a failure here, checked on the test's thread.
+std::atomic<bool> g_fake_failed{false};
+#define FAKE_CHECK(x)          \
+  do {                         \
+    if (!(x)) {                \
+      g_fake_failed = true;    \
+      return;                  \
+    }                          \
+  } while (0)
+
 // How a fake server acknowledges a PUSH: its receipt's signer and the
 // `acked` the receipt names (the ACK itself says 1000).
 struct FakeAck {
@@ -779,7 +790,7 @@ struct FakeAck {
 void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
                  const crypto::SigningKey& proof_key, const FakeAck* ack = nullptr) {
   auto ctx = wire::server_context(tls_key);
-  REQUIRE(ctx);
+  FAKE_CHECK(ctx);
   wire::Stream s(std::move(sock), **ctx);
   boost::system::error_code ec;
   s.handshake(asio::ssl::stream_base::server, ec);
@@ -800,7 +811,7 @@ void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, cons
   wel["server_cert"] = cert.bytes;
   wel["proof"] = crypto::to_hex(proof_key.sign(wire::kServerSessionDomain, *exp));
   std::string out;
-  REQUIRE(sync::encode_frame(out, wire::kWelcome, wire::message(wel)));
+  FAKE_CHECK(sync::encode_frame(out, wire::kWelcome, wire::message(wel)));
   asio::write(s, asio::buffer(out), ec);
   // With `ack`: an empty feed for each PULL, then an ACK for the PUSH.
   while (ack && !ec) {
@@ -813,15 +824,15 @@ void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, cons
     out.clear();
     if (head[4] == wire::kPull) {
       auto z = sync::compress("");
-      REQUIRE(z);
+      FAKE_CHECK(z);
       json feed{{"items", 0}, {"events", 0}, {"anchor", ":"}, {"done", true}};
-      REQUIRE(sync::encode_frame(out, wire::kFeed, wire::message(feed, *z)));
+      FAKE_CHECK(sync::encode_frame(out, wire::kFeed, wire::message(feed, *z)));
     } else if (head[4] == wire::kPush) {
       json rb{{"device", ack->device}, {"acked", ack->receipt_acked}, {"store", "fake"}, {"server", cert.id_hex()}, {"at", 0}};
       auto r = crypto::sign_item(wire::kReceiptType, rb, *ack->receipt_key);
-      REQUIRE(r);
+      FAKE_CHECK(r);
       json a{{"acked", 1000}, {"watermarks", json::object()}, {"quarantined", 0}, {"receipt", r->bytes}};
-      REQUIRE(sync::encode_frame(out, wire::kAck, wire::message(a)));
+      FAKE_CHECK(sync::encode_frame(out, wire::kAck, wire::message(a)));
     } else {
       return;
     }
@@ -838,6 +849,7 @@ sync::Result<sync::SyncReport> sync_with_fake(SyncWorld& w, const crypto::Signin
   uint16_t port = acc.local_endpoint().port();
   // A laptop opens two connections (events, attachments), in either order:
   // each is served alike, for up to 10 s of waiting for them.
+  g_fake_failed = false;
   std::vector<std::thread> conns;
   std::thread t([&] {
     acc.non_blocking(true);
@@ -856,6 +868,7 @@ sync::Result<sync::SyncReport> sync_with_fake(SyncWorld& w, const crypto::Signin
   auto r = sync::sync_once(w.client("a2", port));
   t.join();
   for (auto& c : conns) c.join();
+  REQUIRE(!g_fake_failed);
   return r;
 }
 }  // namespace
