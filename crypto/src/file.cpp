@@ -9,18 +9,31 @@
 #include <cstring>
 
 namespace hoso::crypto {
-namespace {
+
 Error os_error(const std::string& what, const std::string& path) {
   int e = errno;
   return make_error(e == ENOENT ? Errc::not_found : Errc::io, what + " " + path + ": " + std::strerror(e));
 }
-std::string dir_of(const std::string& path) {
+
+std::string parent_dir(const std::string& path) {
   auto p = path.rfind('/');
   if (p == std::string::npos) return ".";
   if (p == 0) return "/";
   return path.substr(0, p);
 }
-}  // namespace
+
+Status fsync_path(const std::string& path, bool dir) {
+  int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return os_error("cannot open", path);
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) {
+    errno = e;
+    return os_error("cannot sync", path);
+  }
+  return {};
+}
 
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -91,11 +104,9 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
     ::unlink(tmp.c_str());
     return e;
   }
-  int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // The folder's sync makes the rename durable; a folder that cannot be
+  // opened (no read permission) still holds the new file, so that is no error.
+  (void)fsync_path(parent_dir(path), true);
   return {};
 }
 

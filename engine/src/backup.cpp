@@ -10,12 +10,16 @@
 #include <cstring>
 #include <thread>
 
+#include "hoso/crypto/file.hpp"
 #include "hoso/engine/sql.hpp"
 #include "hoso/engine/store.hpp"
 
 namespace hoso::engine {
 
 using crypto::Errc;
+using crypto::fsync_path;
+using crypto::os_error;
+using crypto::parent_dir;
 using crypto::Error;
 using crypto::make_error;
 using crypto::Result;
@@ -25,18 +29,6 @@ using sql::Stmt;
 
 namespace {
 
-Error os_error(const std::string& what, const std::string& path) {
-  int e = errno;
-  return make_error(e == ENOENT ? Errc::not_found : Errc::io, what + " " + path + ": " + std::strerror(e));
-}
-
-std::string dir_of(const std::string& path) {
-  auto p = path.rfind('/');
-  if (p == std::string::npos) return ".";
-  if (p == 0) return "/";
-  return path.substr(0, p);
-}
-
 bool exists(const std::string& path) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0;
@@ -45,19 +37,6 @@ bool exists(const std::string& path) {
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa{}, sb{};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-Status fsync_path(const std::string& path, bool dir) {
-  int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return os_error("cannot open", path);
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) {
-    errno = e;
-    return os_error("cannot sync", path);
-  }
-  return {};
 }
 
 // A temporary file beside its final place, removed unless kept.
@@ -76,7 +55,7 @@ struct TempFile {
   Status create(const std::string& beside) {
     std::string tmpl = beside + ".tmp-XXXXXX";
     int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return os_error("cannot create a file in", dir_of(beside));
+    if (fd < 0) return os_error("cannot create a file in", parent_dir(beside));
     ::close(fd);
     path = tmpl;
     return {};
@@ -202,7 +181,7 @@ Status rollback_journal(const Db& db) {
 void own_like_folder(const std::string& file) {
   if (::geteuid() != 0) return;
   struct stat st{};
-  if (::stat(dir_of(file).c_str(), &st) == 0) (void)!::chown(file.c_str(), st.st_uid, st.st_gid);
+  if (::stat(parent_dir(file).c_str(), &st) == 0) (void)!::chown(file.c_str(), st.st_uid, st.st_gid);
 }
 
 }  // namespace
@@ -259,7 +238,7 @@ Result<BackupInfo> backup_store(const std::string& src, const std::string& out, 
     return os_error("cannot rename the copy to", out);
   }
   tmp.keep = true;
-  if (!(st = fsync_path(dir_of(out), true))) return st.error();
+  if (!(st = fsync_path(parent_dir(out), true))) return st.error();
   struct stat sb{};
   if (::stat(out.c_str(), &sb) == 0) info.bytes = sb.st_size;
   return info;
@@ -319,7 +298,7 @@ Result<BackupInfo> restore_store(const std::string& from, const std::string& des
     return e;
   }
   tmp.keep = true;
-  if (!(st = fsync_path(dir_of(dest), true))) return st.error();
+  if (!(st = fsync_path(parent_dir(dest), true))) return st.error();
 
   auto store = Store::open(dest);
   if (!store) return store.error();
