@@ -11,27 +11,13 @@
 
 #include "hoso/engine/calendar.hpp"
 #include "hoso/ui/dashboard.hpp"
+#include "html.hpp"
 
 namespace hoso::ui {
 namespace {
 
 using json = nlohmann::json;
 
-std::string esc(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
 
 std::string str(const json& j, const char* k) {
   auto it = j.find(k);
@@ -91,12 +77,12 @@ const char* kFigures[][2] = {{"dossiers", "Tiếp nhận"},     {"finished", "Đ
 // A table of figures: `keys` are the leading columns (JSON key, title).
 std::string figures_table(const std::string& id, const json& rows, const std::vector<std::pair<std::string, std::string>>& keys) {
   std::string h = "<table id=\"" + id + "\"><thead><tr>";
-  for (const auto& [k, t] : keys) h += "<th>" + esc(t) + "</th>";
+  for (const auto& [k, t] : keys) h += "<th>" + html_escape(t) + "</th>";
   for (const auto& f : kFigures) h += std::string("<th class=\"n\">") + f[1] + "</th>";
   h += "<th class=\"n\">Tỷ lệ đúng hạn</th></tr></thead><tbody>";
   for (const auto& r : rows) {
-    h += "<tr data-key=\"" + esc(str(r, keys.front().first.c_str())) + "\">";
-    for (const auto& [k, t] : keys) h += "<td>" + esc(str(r, k.c_str())) + "</td>";
+    h += "<tr data-key=\"" + html_escape(str(r, keys.front().first.c_str())) + "\">";
+    for (const auto& [k, t] : keys) h += "<td>" + html_escape(str(r, k.c_str())) + "</td>";
     for (const auto& f : kFigures) h += std::string("<td class=\"n\" data-k=\"") + f[0] + "\">" + fmt_int(num(r, f[0])) + "</td>";
     h += "<td class=\"n\" data-k=\"on_time_rate\">" + rate_of(r) + "</td></tr>";
   }
@@ -130,14 +116,14 @@ std::string chart(const json& report) {
     // "2026-03" as "03/2026", the way a Vietnamese report writes a month.
     std::string label = m.size() == 7 ? m.substr(5, 2) + "/" + m.substr(0, 4) : m;
     s += "<text x=\"" + std::to_string(x + cell_w / 2) + "\" y=\"" + std::to_string(top - 10) +
-         "\" text-anchor=\"middle\" fill=\"#333\">" + esc(label) + "</text>";
+         "\" text-anchor=\"middle\" fill=\"#333\">" + html_escape(label) + "</text>";
     x += cell_w;
   }
   int y = top;
   for (const auto& [unit, row] : grid) {
     std::string name = names[unit].empty() ? unit : names[unit];
     s += "<text x=\"" + std::to_string(label_w - 8) + "\" y=\"" + std::to_string(y + cell_h / 2 + 4) +
-         "\" text-anchor=\"end\" fill=\"#222\">" + esc(clip(name, 32)) + "</text>";
+         "\" text-anchor=\"end\" fill=\"#222\">" + html_escape(clip(name, 32)) + "</text>";
     x = label_w;
     for (const auto& m : months) {
       auto it = row.find(m);
@@ -151,12 +137,12 @@ std::string chart(const json& report) {
       } else if (it != row.end()) {
         label = "…";  // received, nothing finished yet
       }
-      s += "<g data-unit=\"" + esc(unit) + "\" data-month=\"" + esc(m) + "\"><rect x=\"" + std::to_string(x + 1) + "\" y=\"" +
+      s += "<g data-unit=\"" + html_escape(unit) + "\" data-month=\"" + html_escape(m) + "\"><rect x=\"" + std::to_string(x + 1) + "\" y=\"" +
            std::to_string(y + 1) + "\" width=\"" + std::to_string(cell_w - 2) + "\" height=\"" + std::to_string(cell_h - 2) +
            "\" rx=\"3\" fill=\"" + fill + "\"/>";
       if (!label.empty())
         s += "<text x=\"" + std::to_string(x + cell_w / 2) + "\" y=\"" + std::to_string(y + cell_h / 2 + 4) +
-             "\" text-anchor=\"middle\" fill=\"" + text_fill + "\">" + esc(label) + "</text>";
+             "\" text-anchor=\"middle\" fill=\"" + text_fill + "\">" + html_escape(label) + "</text>";
       s += "</g>";
       x += cell_w;
     }
@@ -209,11 +195,11 @@ std::string dashboard_html(const json& report, const std::vector<StaleUnit>& sta
       "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       "<title>Theo dõi giải quyết hồ sơ – hoso</title><link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body>"
-      "<header><h1>Theo dõi giải quyết thủ tục hành chính</h1><p>Số liệu lúc <time id=\"now\" datetime=\"" + esc(now_iso) +
-      "\">" + esc(vn_time(now_iso)) + "</time> · hồ sơ tiếp nhận " +
-      (from.empty() ? std::string("đến hết ngày ") : "từ ngày " + esc(vn_date(from)) + " đến hết ngày ") + esc(vn_date(to)) + "</p>" +
-      "<form method=\"get\" action=\"/\"><label>Từ ngày <input type=\"date\" name=\"from\" value=\"" + esc(from.substr(0, 10)) +
-      "\"></label> <label>Đến ngày <input type=\"date\" name=\"to\" value=\"" + esc(to.substr(0, 10)) +
+      "<header><h1>Theo dõi giải quyết thủ tục hành chính</h1><p>Số liệu lúc <time id=\"now\" datetime=\"" + html_escape(now_iso) +
+      "\">" + html_escape(vn_time(now_iso)) + "</time> · hồ sơ tiếp nhận " +
+      (from.empty() ? std::string("đến hết ngày ") : "từ ngày " + html_escape(vn_date(from)) + " đến hết ngày ") + html_escape(vn_date(to)) + "</p>" +
+      "<form method=\"get\" action=\"/\"><label>Từ ngày <input type=\"date\" name=\"from\" value=\"" + html_escape(from.substr(0, 10)) +
+      "\"></label> <label>Đến ngày <input type=\"date\" name=\"to\" value=\"" + html_escape(to.substr(0, 10)) +
       "\"></label> <button type=\"submit\">Xem</button></form></header><main>";
   h += "<section class=\"tiles\">";
   auto tile = [&](const char* id, const std::string& v, const char* label) {
@@ -232,8 +218,8 @@ std::string dashboard_html(const json& report, const std::vector<StaleUnit>& sta
   } else {
     h += "<table id=\"stale\"><thead><tr><th>Mã đơn vị</th><th>Tên đơn vị</th><th>Đồng bộ lần cuối</th><th class=\"n\">Số máy</th></tr></thead><tbody>";
     for (const auto& u : stale)
-      h += "<tr data-key=\"" + esc(u.unit) + "\"><td>" + esc(u.unit) + "</td><td>" + esc(u.name) + "</td><td>" +
-           (u.last_sync ? esc(u.last_sync_iso) : std::string("chưa bao giờ")) + "</td><td class=\"n\">" + fmt_int(u.devices) +
+      h += "<tr data-key=\"" + html_escape(u.unit) + "\"><td>" + html_escape(u.unit) + "</td><td>" + html_escape(u.name) + "</td><td>" +
+           (u.last_sync ? html_escape(u.last_sync_iso) : std::string("chưa bao giờ")) + "</td><td class=\"n\">" + fmt_int(u.devices) +
            "</td></tr>";
     h += "</tbody></table>";
   }
@@ -252,11 +238,11 @@ std::string dashboard_html(const json& report, const std::vector<StaleUnit>& sta
        "<th class=\"n\">Chờ gửi</th><th>Đồng bộ lần cuối</th></tr></thead><tbody>";
   for (const auto& d : table(report, "devices")) {
     auto pending = d.find("pending");
-    h += "<tr data-key=\"" + esc(str(d, "device")) + "\"><td title=\"" + esc(str(d, "device")) + "\">" +
-         esc(str(d, "name").empty() ? str(d, "device").substr(0, 12) : str(d, "name")) + "</td><td>" + esc(str(d, "unit")) +
+    h += "<tr data-key=\"" + html_escape(str(d, "device")) + "\"><td title=\"" + html_escape(str(d, "device")) + "\">" +
+         html_escape(str(d, "name").empty() ? str(d, "device").substr(0, 12) : str(d, "name")) + "</td><td>" + html_escape(str(d, "unit")) +
          "</td><td class=\"n\" data-k=\"acked\">" + fmt_int(num(d, "acked")) + "</td><td class=\"n\" data-k=\"pending\">" +
          (pending != d.end() && pending->is_number_integer() ? fmt_int(pending->get<int64_t>()) : "–") + "</td><td>" +
-         (str(d, "last_sync").empty() ? std::string("chưa bao giờ") : esc(str(d, "last_sync"))) + "</td></tr>";
+         (str(d, "last_sync").empty() ? std::string("chưa bao giờ") : html_escape(str(d, "last_sync"))) + "</td></tr>";
   }
   h += "</tbody></table></section></main>"
        "<footer>Chỉ đọc. Số liệu dạng JSON: <a href=\"/api/report\">/api/report</a> · "

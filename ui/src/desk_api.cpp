@@ -132,21 +132,6 @@ const char* urgency(const engine::DossierState& d, int64_t now) {
 
 }  // namespace
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 size_t desk_max_body() { return static_cast<size_t>(engine::Store::kMaxAttachment) / 3 * 4 + (1 << 20); }
 
 int64_t Desk::Impl::now() const {

@@ -16,6 +16,7 @@
 #include "hoso/crypto/keys.hpp"
 #include "hoso/engine/store.hpp"
 #include "hoso/ui/desk.hpp"
+#include "html.hpp"
 
 namespace hoso::ui {
 
@@ -64,7 +65,6 @@ struct Desk::Impl {
   std::string officer_name(const std::string& cert_id) const;
 };
 
-std::string html_escape(std::string_view s);
 // Vietnamese labels of steps, actions and statuses (names as the procedure has them otherwise).
 std::string vi_label(const std::string& name);
 
