@@ -1,5 +1,7 @@
 #include "hoso/engine/sql.hpp"
 
+#include "hoso/crypto/sodium.hpp"
+
 #include <libpq-fe.h>
 
 #include <cstdlib>
@@ -64,7 +66,6 @@ std::string to_dollar(std::string_view sql, int& nparams) {
   return out;
 }
 
-int hexval(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 }  // namespace
 
 bool is_postgres_url(std::string_view s) { return s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0; }
@@ -425,12 +426,9 @@ std::string Stmt::text(int col) const {
     if (PQftype(pg_->row, col) != kByteaOid) return std::string(v, n);
     // bytea in text form: "\x" then two hex digits a byte (bytea_output = hex,
     // the default since PostgreSQL 9.0).
-    std::string out;
-    if (n >= 2 && v[0] == '\\' && v[1] == 'x') {
-      out.resize((n - 2) / 2);
-      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(hexval(v[2 + 2 * i]) << 4 | hexval(v[3 + 2 * i]));
-    }
-    return out;
+    if (n < 2 || v[0] != '\\' || v[1] != 'x') return {};
+    auto bytes = crypto::from_hex(std::string_view(v + 2, n - 2));
+    return bytes ? std::string(bytes->begin(), bytes->end()) : std::string();
   }
   const void* p = sqlite3_column_blob(st_, col);
   int n = sqlite3_column_bytes(st_, col);

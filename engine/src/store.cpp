@@ -133,7 +133,7 @@ Result<std::pair<int64_t, int64_t>> schema_stamp(const Db& db, const std::string
     if (*has == 0) {
       auto tables = query_int(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()");
       if (!tables) return tables.error();
-      if (*tables != 0) return make_error(Errc::bad_format, where + " is a PostgreSQL database but not a hoso store (it has other tables)");
+      if (*tables != 0) return make_error(Errc::bad_format, where + " holds other tables, so it is not a hoso store (give hoso an empty database)");
       return std::pair<int64_t, int64_t>{0, 0};
     }
     auto st = Stmt::prepare(db, "SELECT application_id, user_version FROM hoso_schema");
@@ -166,8 +166,10 @@ Status configure(Db& db) {
 
 // Stamps a new store or migrates an old one, inside one write transaction
 // (so two processes opening a new store at once do not both create it).
-Status migrate(Db& db, const std::string& where) {
-  auto stamp = schema_stamp(db, where);
+// `known`: the stamp the caller has just read, so a current store costs no
+// second look (every command opens its store).
+Status migrate(Db& db, const std::string& where, std::optional<std::pair<int64_t, int64_t>> known) {
+  auto stamp = known ? Result<std::pair<int64_t, int64_t>>(*known) : schema_stamp(db, where);
   if (!stamp) return stamp.error();
   if (stamp->second == kSchemaVersion && stamp->first == kApplicationId) return {};
   auto tx = Tx::begin(db);
@@ -557,7 +559,7 @@ static std::string display_name(const std::string& location) {
     s.erase(p, end == std::string::npos ? std::string::npos : end - p + 1);
   }
   while (!s.empty() && (s.back() == '&' || s.back() == '?')) s.pop_back();
-  return "PostgreSQL store " + s;
+  return "PostgreSQL database " + s;
 }
 
 static Result<std::unique_ptr<Store::Impl>> open_impl(const std::string& location, bool create, bool write) {
@@ -567,17 +569,19 @@ static Result<std::unique_ptr<Store::Impl>> open_impl(const std::string& locatio
   auto db = pg ? Db::connect(location, !write) : Db::open(location, create, !write);
   if (!db) return db.error();
   impl->db = std::move(*db);
+  std::optional<std::pair<int64_t, int64_t>> stamp;
   if (!create) {
-    auto stamp = schema_stamp(impl->db, impl->path);
-    if (!stamp) return stamp.error();
-    if (stamp->first != kApplicationId)
-      return pg ? make_error(Errc::not_found, "no hoso store in the " + impl->path + " (hoso serve or hoso publish makes one)")
+    auto s = schema_stamp(impl->db, impl->path);
+    if (!s) return s.error();
+    if (s->first != kApplicationId)
+      return pg ? make_error(Errc::not_found, "no hoso store in the " + impl->path + " (hoso serve --store or hoso publish --store creates one)")
                 : make_error(Errc::bad_format, impl->path + " is not a hoso store");
+    stamp = *s;
   }
   if (write) {
     Status st = configure(impl->db);
     if (!st) return st.error();
-    if (!(st = migrate(impl->db, impl->path))) return st.error();
+    if (!(st = migrate(impl->db, impl->path, stamp))) return st.error();
   }
   return impl;
 }
