@@ -1131,3 +1131,67 @@ TEST_CASE("sync: a revocation published while a session is open ends it at the n
   CHECK(w.server_wm().count(w.id("a3")) == 0);  // nothing of the batch stored
   guard([] {});  // the good laptop still syncs
 }
+
+TEST_CASE("store: a PostgreSQL store that cannot be reached is an I/O error naming no password", "[store]") {
+  auto s = engine::Store::open("postgresql://hoso:s3cret@/hoso?host=/nonexistent-hoso-socket-dir&password=other");
+  REQUIRE(!s);
+  CHECK(s.error().code == engine::Errc::io);
+  CHECK(s.error().message.find("cannot connect to the PostgreSQL store") != std::string::npos);
+  CHECK(s.error().message.find("s3cret") == std::string::npos);
+  CHECK(s.error().message.find("other") == std::string::npos);
+}
+
+// Only in the pg.* run (HOSO_TEST_PG): what the README promises of the
+// PostgreSQL store beyond what the sync tests show.
+TEST_CASE("store: a PostgreSQL store refuses foreign databases and hides passwords and makes a second writer wait", "[pg]") {
+  REQUIRE(!testing::pg_admin_url().empty());
+  SyncTempDir dir;
+  auto root = crypto::SigningKey::generate();
+  // An empty database is no store to open (only serve/publish create one),
+  // and the message names it without its password.
+  testing::ServerStore empty(dir.path, "empty");
+  std::string with_password = empty.location;
+  with_password.replace(with_password.find("://hoso@"), 8, "://hoso:s3cret@");
+  auto none = engine::Store::open(with_password + "&password=other", false);
+  REQUIRE(!none);
+  CHECK(none.error().code == engine::Errc::not_found);
+  CHECK(none.error().message.find("postgresql://hoso@/" + empty.db) != std::string::npos);
+  CHECK(none.error().message.find("s3cret") == std::string::npos);
+  CHECK(none.error().message.find("other") == std::string::npos);
+  // A database holding other tables is refused, and left alone.
+  testing::ServerStore foreign(dir.path, "foreign");
+  {
+    auto db = engine::sql::Db::connect(foreign.location);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TABLE invoices(id integer)"));
+  }
+  auto f = engine::Store::open_server(foreign.location, root.public_key());
+  REQUIRE(!f);
+  CHECK(f.error().code == engine::Errc::bad_format);
+  CHECK(f.error().message.find("holds other tables") != std::string::npos);
+  // A second writer waits for the first (lock_timeout, 10 s), then is busy.
+  testing::ServerStore store(dir.path, "busy");
+  REQUIRE(engine::Store::open_server(store.location, root.public_key()));
+  auto first = engine::sql::Db::connect(store.location);
+  REQUIRE(first);
+  auto held = engine::sql::Tx::begin(*first);
+  REQUIRE(held);
+  auto second = engine::Store::open(store.location);
+  REQUIRE(second);
+  engine::CertRequest u;
+  u.kind = engine::CertKind::unit;
+  u.name = "Tỉnh";
+  u.unit = P;
+  auto cert = engine::issue_certificate(root, u);
+  REQUIRE(cert);
+  auto t = std::chrono::steady_clock::now();
+  auto r = second->ingest(std::vector<crypto::SignedItem>{*cert}, 0);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  REQUIRE(!r);
+  CHECK(r.error().code == engine::Errc::busy);
+  CHECK(waited >= 9.0);
+  REQUIRE(held->commit());
+  auto again = second->ingest(std::vector<crypto::SignedItem>{*cert}, 0);  // the first writer is done
+  REQUIRE(again);
+  CHECK((*again)[0].outcome == engine::Outcome::applied);
+}
