@@ -1189,6 +1189,7 @@ TEST_CASE("store: a PostgreSQL store refuses foreign databases and hides passwor
   double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   REQUIRE(!r);
   CHECK(r.error().code == engine::Errc::busy);
+  CHECK(r.error().message.find("PostgreSQL 55P03") != std::string::npos);  // SQLSTATE lock_not_available kept
   CHECK(waited >= 9.0);
   REQUIRE(held->commit());
   auto again = second->ingest(std::vector<crypto::SignedItem>{*cert}, 0);  // the first writer is done
