@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../cli/defaults.hpp"
+#include "common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/keys.hpp"
 #include "hoso/crypto/signed_item.hpp"
@@ -35,36 +36,9 @@
 
 namespace fs = std::filesystem;
 using namespace hoso;
-using Clock = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-[[noreturn]] void die(const std::string& what, const crypto::Error& e) {
-  std::cerr << "bench_engine: " << what << ": " << e.message << "\n";
-  std::exit(1);
-}
-
-template <class R>
-auto must(R r, const std::string& what) {
-  if (!r) die(what, r.error());
-  if constexpr (std::is_same_v<R, crypto::Status>) return 0;
-  else return std::move(*r);
-}
-
-void line(const std::string& name, double v, const char* unit, int prec = 3) {
-  std::printf("%s: %.*f %s\n", name.c_str(), prec, v, unit);
-}
 
 }  // namespace
 

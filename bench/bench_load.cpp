@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "../cli/defaults.hpp"
+#include "common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/file.hpp"
 #include "hoso/crypto/keys.hpp"
@@ -68,7 +69,7 @@
 
 namespace fs = std::filesystem;
 using namespace hoso;
-using Clock = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
 
@@ -91,26 +92,6 @@ void cleanup() {
   g_dir.clear();
 }
 
-double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench_load: " << what << "\n";
-  cleanup();
-  std::exit(1);
-}
-[[noreturn]] void die(const std::string& what, const crypto::Error& e) { die(what + ": " + e.message); }
-
-template <class R>
-auto must(R r, const std::string& what) {
-  if (!r) die(what, r.error());
-  if constexpr (std::is_same_v<R, crypto::Status>) return 0;
-  else return std::move(*r);
-}
-
-void line(const std::string& name, double v, const char* unit, int prec = 3) {
-  std::printf("%s: %.*f %s\n", name.c_str(), prec, v, unit);
-  std::fflush(stdout);
-}
 void iline(const std::string& name, long long v, const char* unit) {
   std::printf("%s: %lld %s\n", name.c_str(), v, unit);
   std::fflush(stdout);
@@ -357,16 +338,11 @@ w::awaitable<void> light_laptop(asio_ctx_ref ctx, w::tcp::endpoint ep, Light& d,
   } while (Clock::now() < deadline);
 }
 
-double pct(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  on_die = cleanup;  // a failed run still stops its server and removes its folder
   long n_dev = 300, seconds = 60, interval_ms = 2000;
   std::string store_url, hoso = HOSO_BINARY, client = "light";
   auto usage = [] {
@@ -796,12 +772,12 @@ int main(int argc, char** argv) {
   iline("batches_acked", static_cast<long long>(all.ack_ms.size()), "batches");
   line("events_per_second", static_cast<double>(all.events) / run_s, "events/s acknowledged", 1);
   line("rounds_per_second", static_cast<double>(all.rounds) / run_s, "rounds/s", 1);
-  line("ack_latency_p50", pct(all.ack_ms, 50), "ms");
-  line("ack_latency_p90", pct(all.ack_ms, 90), "ms");
-  line("ack_latency_p99", pct(all.ack_ms, 99), "ms");
-  line("ack_latency_max", pct(all.ack_ms, 100), "ms");
-  line("round_time_p50", pct(all.round_ms, 50), "ms");
-  line("round_time_p99", pct(all.round_ms, 99), "ms");
+  line("ack_latency_p50", pct(all.ack_ms, 0.5), "ms");
+  line("ack_latency_p90", pct(all.ack_ms, 0.9), "ms");
+  line("ack_latency_p99", pct(all.ack_ms, 0.99), "ms");
+  line("ack_latency_max", pct(all.ack_ms, 1.0), "ms");
+  line("round_time_p50", pct(all.round_ms, 0.5), "ms");
+  line("round_time_p99", pct(all.round_ms, 0.99), "ms");
   iline("server_rss_ready", rss_ready, "kB (before the load)");
   iline("server_rss_end", rss_end, "kB");
   iline("server_peak_rss_startup", hwm_start, "kB (VmHWM before the load: the key unlock's argon2)");

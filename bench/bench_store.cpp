@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "../cli/defaults.hpp"
+#include "common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/keys.hpp"
 #include "hoso/engine/calendar.hpp"
@@ -37,23 +38,9 @@
 
 namespace fs = std::filesystem;
 using namespace hoso;
-using Clock = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
-
-double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-[[noreturn]] void die(const std::string& what, const std::string& msg) {
-  std::cerr << "bench_store: " << what << ": " << msg << "\n";
-  std::exit(1);
-}
-
-template <class R>
-auto must(R r, const std::string& what) {
-  if (!r) die(what, r.error().message);
-  if constexpr (std::is_same_v<R, crypto::Status>) return 0;
-  else return std::move(*r);
-}
 
 // A database of its own on the PostgreSQL server behind `admin`, dropped at exit.
 struct PgDatabase {

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "../cli/defaults.hpp"
+#include "common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/keys.hpp"
 #include "hoso/crypto/signed_item.hpp"
@@ -63,32 +64,10 @@
 
 namespace fs = std::filesystem;
 using namespace hoso;
-using Clock = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
 
-double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-[[noreturn]] void die(const std::string& what, const crypto::Error& e) {
-  std::cerr << "bench_sync: " << what << ": " << e.message << "\n";
-  std::exit(1);
-}
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench_sync: " << what << "\n";
-  std::exit(1);
-}
-
-template <class R>
-auto must(R r, const std::string& what) {
-  if (!r) die(what, r.error());
-  if constexpr (std::is_same_v<R, crypto::Status>) return 0;
-  else return std::move(*r);
-}
-
-void line(const std::string& name, double v, const char* unit, int prec = 3) {
-  std::printf("%s: %.*f %s\n", name.c_str(), prec, v, unit);
-  std::fflush(stdout);
-}
 void iline(const std::string& name, long long v, const char* unit) {
   std::printf("%s: %lld %s\n", name.c_str(), v, unit);
   std::fflush(stdout);

@@ -1,0 +1,59 @@
+// What every benchmark needs: timing, percentiles, the figure lines they
+// print, and failing loudly (a benchmark that cannot measure exits 1 with one
+// line naming what failed).
+#pragma once
+
+#include <errno.h>  // program_invocation_short_name
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "hoso/crypto/result.hpp"
+
+namespace hoso::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+inline double ms_since(Clock::time_point t0) { return secs_since(t0) * 1000.0; }
+
+// The p-quantile (0..1) of `v`, nearest rank; 0 for no samples.
+inline double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+// One figure: "name: value unit", flushed (a killed run keeps what it printed).
+inline void line(const std::string& name, double v, const char* unit, int prec = 3) {
+  std::printf("%s: %.*f %s\n", name.c_str(), prec, v, unit);
+  std::fflush(stdout);
+}
+
+// Runs before a benchmark dies (e.g. stopping the server it started).
+inline void (*on_die)() = nullptr;
+
+[[noreturn]] inline void die(const std::string& what) {
+  std::cerr << program_invocation_short_name << ": " << what << "\n";
+  if (on_die) on_die();
+  std::exit(1);
+}
+[[noreturn]] inline void die(const std::string& what, const std::string& why) { die(what + ": " + why); }
+[[noreturn]] inline void die(const std::string& what, const crypto::Error& e) { die(what, e.message); }
+
+// The value of a Result, or the benchmark dies naming `what`.
+template <class R>
+auto must(R r, const std::string& what) {
+  if (!r) die(what, r.error());
+  if constexpr (std::is_same_v<R, crypto::Status>) return 0;
+  else return std::move(*r);
+}
+
+}  // namespace hoso::bench
