@@ -146,12 +146,13 @@ struct Client {
     auto r = crypto::parse_item(bytes);
     if (!r) return make_error(Errc::bad_format, "the server's receipt: " + r.error().message);
     if (r->type != kReceiptType || r->cosig || !crypto::verify_sig(*r, server_pub))
-      return make_error(Errc::unauthorized, "the server's receipt is not signed by the server's key");
+      return make_error(Errc::unauthorized, "the server's receipt is not signed by the server's key: the receipt was not kept; "
+                                            "tell provincial IT (the server or the link may be tampered with)");
     const json& b = r->body;
     if (jstr(b, "device") != me || jint(b, "acked", -1) != acked_now || jstr(b, "store") != server_store ||
         jstr(b, "server") != server_cert_id)
       return make_error(Errc::unauthorized, "the server's receipt does not match its acknowledgement (acked " +
-                                                std::to_string(acked_now) + ")");
+                                                std::to_string(acked_now) + "): the receipt was not kept; tell provincial IT");
     return {};
   }
 
