@@ -66,19 +66,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::string tmpl = (fs::temp_directory_path() / "hoso-bench-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) {
-    std::cerr << "bench_engine: cannot create a temporary folder\n";
-    return 1;
-  }
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  TempDir temp("hoso-bench");
+  const std::string& dir = temp.path;
 
   // A province: root, two units, three officers of the commune, one device.
   auto t0r = engine::parse_iso8601("2026-03-02T08:00:00+07:00");

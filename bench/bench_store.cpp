@@ -106,16 +106,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (sodium_init() < 0) die("sodium_init", "failed");
-  std::string tmpl = (fs::temp_directory_path() / "hoso-bench-store-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) die("mkdtemp", std::strerror(errno));
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  TempDir temp("hoso-bench-store");
+  const std::string& dir = temp.path;
 
   // The province: a commune, a receiver, D laptops (slots 1..D).
   const int64_t t0 = must(engine::parse_iso8601("2026-03-02T08:00:00+07:00"), "time");

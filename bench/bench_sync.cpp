@@ -286,16 +286,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::string tmpl = (fs::temp_directory_path() / "hoso-bench-sync-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) die("cannot create a temporary folder");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  TempDir temp("hoso-bench-sync");
+  const std::string& dir = temp.path;
 
   // A province: root, the province unit, communes of up to 10 devices (slots
   // 0..9) with one officer each, a server; the procedure and calendars.

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <errno.h>  // program_invocation_short_name
+#include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <type_traits>
@@ -55,5 +58,23 @@ auto must(R r, const std::string& what) {
   if constexpr (std::is_same_v<R, crypto::Status>) return 0;
   else return std::move(*r);
 }
+
+// A fresh folder under the system's temporary one, removed with everything in
+// it when the benchmark ends. A benchmark that dies leaves it behind
+// (std::exit runs no destructors of locals): it is there to look at.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& prefix) {
+    std::string t = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (!::mkdtemp(t.data())) die("cannot create a temporary folder", std::strerror(errno));
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 }  // namespace hoso::bench
