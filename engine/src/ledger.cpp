@@ -198,7 +198,7 @@ Result<DossierState> fold_current(const DossierEvents& events, const Registry& r
 }
 
 Result<DossierState> check_event(const Event& e, const DossierEvents& events, const Registry& reg,
-                                 std::optional<int64_t> arrived_at) {
+                                 std::optional<int64_t> arrived_at, const DossierState* at_prev) {
   const auto& b = e.body;
   const Trust& trust = reg.trust();
   const Certificate* officer = trust.certificate(b.actor);
@@ -231,8 +231,10 @@ Result<DossierState> check_event(const Event& e, const DossierEvents& events, co
   }
 
   if (b.prev.empty()) return make_error(Errc::bad_format, "only a receive event may start a dossier");
-  auto st = state_after(events, b.prev, reg);
+  if (at_prev && at_prev->head != b.prev) return make_error(Errc::internal, "check_event: the state given is not at the event's previous event");
+  auto st = at_prev ? Result<DossierState>(*at_prev) : state_after(events, b.prev, reg);
   if (!st) return st.error();
+  st->forks = 0;  // as state_after folds it: forks are counted over the whole dossier, by fold_current
   auto rules = reg.rules(st->procedure, st->version);
   if (!rules) return rules.error();
   auto req = requirement(*st, *rules, b);

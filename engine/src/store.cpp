@@ -245,8 +245,9 @@ struct Store::Impl {
   std::unique_ptr<Registry> reg;
   std::map<std::string, std::string> meta;
   int64_t loaded_top = 0;  // highest items rowid the registry holds
-  std::optional<std::pair<Event, int64_t>> flagged;
-  std::optional<DossierState> last_state;  // the projection the last applied event produced  // an equivocation to record after the rollback
+  bool reg_touched = false;  // the registry learned an item in this call (undo: load())
+  std::optional<std::pair<Event, int64_t>> flagged;  // an equivocation to record after the rollback
+  std::optional<DossierState> last_state;  // the projection the last applied event produced
 
   void record_flagged() {
     if (!flagged) return;
@@ -364,74 +365,62 @@ struct Store::Impl {
     return st->run();
   }
 
-  // One event, inside the caller's transaction.
-  // `sig_ok`: the signatures were already checked against this registry (a
-  // batch verifies them on every core first).
-  Result<IngestResult> ingest_event(const crypto::SignedItem& item, int64_t arrived_at, bool contiguous = true, bool sig_ok = false) {
-    auto ev = read_event(item);
-    if (!ev) return ev.error();
-    IngestResult res{Outcome::applied, ev->hash, {}};
-    {
-      auto q = Stmt::prepare(db, "SELECT hash FROM events WHERE hash = ? OR (device = ? AND seq = ?)");
-      if (!q) return q.error();
-      q->bind(1, ev->hash).bind(2, ev->body.device).bind(3, ev->body.seq);
-      auto row = q->step();
-      if (!row) return row.error();
-      if (*row) {
-        if (q->text(0) == ev->hash) return IngestResult{Outcome::duplicate, ev->hash, {}};
-        // A correctly signed second event at a taken (device, sequence) is
-        // evidence of a restored or cloned laptop: refused, but flagged.
-        if (check_signatures(*ev, *reg)) flagged = std::make_pair(*ev, arrived_at);
-        return make_error(Errc::conflict, "equivocation: device " + ev->body.device.substr(0, 16) + " already signed another event at sequence " +
-                                              std::to_string(ev->body.seq));
-      }
-    }
-    if (!sig_ok) {
-      Status sig = check_signatures(*ev, *reg);
-      if (!sig) return sig.error();
-    }
-    auto last = watermark(ev->body.device);
-    if (!last) return last.error();
-    bool gap = ev->body.seq != *last + 1;
-    if (gap && contiguous)
-      return make_error(Errc::bad_format, "gap: device " + ev->body.device.substr(0, 16) + " is at sequence " + std::to_string(*last) +
-                                              ", this event has " + std::to_string(ev->body.seq));
-    auto events = events_of(ev->body.dossier);
+  // What one ingest call learns as it goes, inside its one transaction: each
+  // touched dossier's applied events, parsed once, and its current state, so
+  // an event that extends the current chain (nearly every event) is checked
+  // and folded from that state instead of re-reading and re-folding the whole
+  // chain; each device's watermark; statements prepared once. Projections and
+  // watermarks are written once per dossier and device, by flush(), before
+  // the commit. It dies with the call, so a rolled-back batch leaves nothing.
+  struct Batch {
+    struct Chain {
+      DossierEvents events;
+      std::optional<DossierState> current;  // fold_current(events); nullopt while empty
+      bool dirty = false;                   // its projection must be written
+    };
+    std::map<std::string, Chain> dossiers;
+    struct Mark {
+      int64_t seq = 0;     // the watermark as of this point of the batch
+      bool gap = false;    // an event of this batch did not follow on
+      bool touched = false;
+    };
+    std::map<std::string, Mark> devices;
+    std::optional<Stmt> dup, ins, ref;
+  };
+
+  Result<Batch::Chain*> chain_of(Batch& b, const std::string& code) {
+    auto it = b.dossiers.find(code);
+    if (it != b.dossiers.end()) return &it->second;
+    auto events = events_of(code);
     if (!events) return events.error();
-    if (!contiguous && !ev->body.prev.empty() && !events->count(ev->body.prev))
-      return IngestResult{Outcome::deferred, ev->hash, "previous event not here yet"};
-    if (!ev->body.prev.empty() && !events->count(ev->body.prev)) {
-      // Built on an event this store does not hold (as applied): evidence,
-      // but it cannot be judged; keep it quarantined.
-      res.outcome = Outcome::quarantined;
-      res.reason = "previous event " + ev->body.prev.substr(0, 16) + " is unknown or quarantined";
-    } else {
-      auto st = check_event(*ev, *events, *reg, arrived_at);
-      if (!st) {
-        res.outcome = Outcome::quarantined;
-        res.reason = st.error().message;
-      }
+    Batch::Chain c;
+    c.events = std::move(*events);
+    if (!c.events.empty()) {
+      auto cur = fold_current(c.events, *reg);
+      if (!cur) return make_error(Errc::internal, "dossier " + code + " as stored does not fold: " + cur.error().message);
+      c.current = std::move(*cur);
     }
-    auto ins = Stmt::prepare(db, "INSERT INTO events(hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes) "
-                                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
-    if (!ins) return ins.error();
-    const auto& b = ev->body;
-    ins->bind(1, ev->hash).bind(2, b.dossier).bind(3, b.prev).bind(4, b.device).bind(5, b.seq).bind(6, b.actor);
-    ins->bind(7, b.action).bind(8, b.step).bind(9, b.at).bind(10, arrived_at);
-    if (res.outcome == Outcome::quarantined) ins->bind(11, res.reason); else ins->bind_null(11);
-    ins->bind_blob(12, item.bytes);
-    Status st = ins->run();
-    if (!st) return st.error();
-    // Which dossiers reference which attachments: a server hands an
-    // attachment only to devices of units that hold or held its dossier.
-    auto atts = b.attachments();
-    if (!atts.empty()) {
-      auto ref = Stmt::prepare(db, "INSERT INTO attachment_refs(hash, dossier) VALUES(?, ?) ON CONFLICT DO NOTHING");
-      if (!ref) return ref.error();
-      for (const auto& a : atts) {
-        ref->bind(1, a.hash).bind(2, b.dossier);
-        if (!(st = ref->run())) return st.error();
-      }
+    return &b.dossiers.emplace(code, std::move(c)).first->second;
+  }
+
+  Result<Batch::Mark*> mark_of(Batch& b, const std::string& device) {
+    auto it = b.devices.find(device);
+    if (it != b.devices.end()) return &it->second;
+    auto seq = watermark(device);
+    if (!seq) return seq.error();
+    Batch::Mark m;
+    m.seq = *seq;
+    return &b.devices.emplace(device, m).first->second;
+  }
+
+  // Writes what the batch changed: one projection per dossier, one watermark
+  // per device (the highest sequence; complete only if no event of the batch
+  // left a gap, and none ever did before).
+  Status flush(Batch& b) {
+    for (auto& [code, c] : b.dossiers) {
+      if (!c.dirty) continue;
+      if (Status st = write_projection(*c.current); !st) return st;
+      c.dirty = false;
     }
     auto wm = Stmt::prepare(db,
                             "INSERT INTO devices(device, seq, complete) VALUES(?1, CASE WHEN ?2 > 0 THEN ?2 ELSE 0 END, ?3) "
@@ -439,14 +428,125 @@ struct Store::Impl {
                             "seq = CASE WHEN excluded.seq > devices.seq THEN excluded.seq ELSE devices.seq END, "
                             "complete = CASE WHEN devices.complete = 1 AND excluded.complete = 1 THEN 1 ELSE 0 END");
     if (!wm) return wm.error();
-    wm->bind(1, b.device).bind(2, b.seq).bind(3, int64_t{gap ? 0 : 1});
-    if (!(st = wm->run())) return st.error();
+    for (auto& [device, m] : b.devices) {
+      if (!m.touched) continue;
+      wm->bind(1, device).bind(2, m.seq).bind(3, int64_t{m.gap ? 0 : 1});
+      if (Status st = wm->run(); !st) return st;
+      m.touched = false;
+    }
+    return {};
+  }
+
+  // One event, inside the caller's transaction and batch (flush() writes its
+  // projection and watermark).
+  // `sig_ok`: the signatures were already checked against this registry (a
+  // batch verifies them on every core first).
+  Result<IngestResult> ingest_event(Batch& b, const crypto::SignedItem& item, int64_t arrived_at, bool contiguous = true,
+                                    bool sig_ok = false) {
+    auto ev = read_event(item);
+    if (!ev) return ev.error();
+    IngestResult res{Outcome::applied, ev->hash, {}};
+    {
+      if (!b.dup) {
+        auto q = Stmt::prepare(db, "SELECT hash FROM events WHERE hash = ? OR (device = ? AND seq = ?)");
+        if (!q) return q.error();
+        b.dup.emplace(std::move(*q));
+      }
+      Stmt& q = *b.dup;
+      q.reset();
+      q.bind(1, ev->hash).bind(2, ev->body.device).bind(3, ev->body.seq);
+      auto row = q.step();
+      if (!row) return row.error();
+      if (*row) {
+        bool same = q.text(0) == ev->hash;
+        q.reset();
+        if (same) return IngestResult{Outcome::duplicate, ev->hash, {}};
+        // A correctly signed second event at a taken (device, sequence) is
+        // evidence of a restored or cloned laptop: refused, but flagged.
+        if (check_signatures(*ev, *reg)) flagged = std::make_pair(*ev, arrived_at);
+        return make_error(Errc::conflict, "equivocation: device " + ev->body.device.substr(0, 16) + " already signed another event at sequence " +
+                                              std::to_string(ev->body.seq));
+      }
+      q.reset();
+    }
+    if (!sig_ok) {
+      Status sig = check_signatures(*ev, *reg);
+      if (!sig) return sig.error();
+    }
+    auto mark = mark_of(b, ev->body.device);
+    if (!mark) return mark.error();
+    bool gap = ev->body.seq != (*mark)->seq + 1;
+    if (gap && contiguous)
+      return make_error(Errc::bad_format, "gap: device " + ev->body.device.substr(0, 16) + " is at sequence " + std::to_string((*mark)->seq) +
+                                              ", this event has " + std::to_string(ev->body.seq));
+    auto chain_r = chain_of(b, ev->body.dossier);
+    if (!chain_r) return chain_r.error();
+    Batch::Chain& chain = **chain_r;
+    if (!contiguous && !ev->body.prev.empty() && !chain.events.count(ev->body.prev))
+      return IngestResult{Outcome::deferred, ev->hash, "previous event not here yet"};
+    // The common case: the event extends the current chain, judged from the
+    // current state; a fork or a resolve folds again from the log.
+    const bool extends = chain.current ? ev->body.prev == chain.current->head : ev->body.prev.empty();
+    std::optional<DossierState> after;
+    if (!ev->body.prev.empty() && !chain.events.count(ev->body.prev)) {
+      // Built on an event this store does not hold (as applied): evidence,
+      // but it cannot be judged; keep it quarantined.
+      res.outcome = Outcome::quarantined;
+      res.reason = "previous event " + ev->body.prev.substr(0, 16) + " is unknown or quarantined";
+    } else {
+      auto st = check_event(*ev, chain.events, *reg, arrived_at, extends && chain.current ? &*chain.current : nullptr);
+      if (!st) {
+        res.outcome = Outcome::quarantined;
+        res.reason = st.error().message;
+      } else {
+        after = std::move(*st);
+      }
+    }
+    if (!b.ins) {
+      auto ins = Stmt::prepare(db, "INSERT INTO events(hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes) "
+                                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+      if (!ins) return ins.error();
+      b.ins.emplace(std::move(*ins));
+    }
+    Stmt& ins = *b.ins;
+    const auto& body = ev->body;
+    ins.bind(1, ev->hash).bind(2, body.dossier).bind(3, body.prev).bind(4, body.device).bind(5, body.seq).bind(6, body.actor);
+    ins.bind(7, body.action).bind(8, body.step).bind(9, body.at).bind(10, arrived_at);
+    if (res.outcome == Outcome::quarantined) ins.bind(11, res.reason); else ins.bind_null(11);
+    ins.bind_blob(12, item.bytes);
+    Status st = ins.run();
+    if (!st) return st.error();
+    // Which dossiers reference which attachments: a server hands an
+    // attachment only to devices of units that hold or held its dossier.
+    auto atts = body.attachments();
+    if (!atts.empty()) {
+      if (!b.ref) {
+        auto ref = Stmt::prepare(db, "INSERT INTO attachment_refs(hash, dossier) VALUES(?, ?) ON CONFLICT DO NOTHING");
+        if (!ref) return ref.error();
+        b.ref.emplace(std::move(*ref));
+      }
+      for (const auto& a : atts) {
+        b.ref->bind(1, a.hash).bind(2, body.dossier);
+        if (!(st = b.ref->run())) return st.error();
+      }
+    }
+    (*mark)->seq = std::max((*mark)->seq, body.seq);
+    (*mark)->gap = (*mark)->gap || gap;
+    (*mark)->touched = true;
     if (res.outcome == Outcome::applied) {
-      events->emplace(ev->hash, std::move(*ev));
-      auto state = fold_current(*events, *reg);
-      if (!state) return make_error(Errc::internal, "fold after applying: " + state.error().message);
-      if (!(st = write_projection(*state))) return st.error();
-      last_state = std::move(*state);
+      const bool resolve = body.action == "resolve";  // may settle a fork: count them again
+      const int64_t forks = chain.current ? chain.current->forks : 0;
+      chain.events.emplace(ev->hash, std::move(*ev));
+      if (extends && !resolve) {
+        after->forks = forks;
+        chain.current = std::move(*after);
+      } else {
+        auto state = fold_current(chain.events, *reg);
+        if (!state) return make_error(Errc::internal, "fold after applying: " + state.error().message);
+        chain.current = std::move(*state);
+      }
+      chain.dirty = true;
+      last_state = *chain.current;
     }
     return res;
   }
@@ -458,6 +558,7 @@ struct Store::Impl {
     auto row = q->step();
     if (!row) return row.error();
     if (*row) return IngestResult{Outcome::duplicate, item.id_hex(), {}};
+    reg_touched = true;
     Status st = reg->add(item);
     if (!st) return st.error();
     auto ins = Stmt::prepare(db, "INSERT INTO items(id, type, bytes, added_at) VALUES(?,?,?,?) RETURNING rowid");
@@ -507,14 +608,16 @@ struct Store::Impl {
     body.at = now;
     auto tx = Tx::begin(db);
     if (!tx) return tx.error();
-    auto wm = watermark(body.device);
-    if (!wm) return wm.error();
-    body.seq = *wm + 1;
-    auto events = events_of(body.dossier);
-    if (!events) return events.error();
+    Batch batch;
+    auto mark = mark_of(batch, body.device);
+    if (!mark) return mark.error();
+    body.seq = (*mark)->seq + 1;
+    auto chain = chain_of(batch, body.dossier);
+    if (!chain) return chain.error();
     // Check before signing: nothing is signed that the store would refuse.
     Event draft{{}, body, {}};
-    auto checked = check_event(draft, *events, *reg, now);
+    const DossierState* cur = (*chain)->current && (*chain)->current->head == body.prev ? &*(*chain)->current : nullptr;
+    auto checked = check_event(draft, (*chain)->events, *reg, now, cur);
     if (!checked) return checked.error();
     auto ev = sign_event(body, officer, device);
     if (!ev) return ev.error();
@@ -522,11 +625,13 @@ struct Store::Impl {
       Status st = put_attachment(f.data);
       if (!st) return st.error();
     }
-    auto res = ingest_event(ev->item, now);
+    auto res = ingest_event(batch, ev->item, now);
     if (!res) return res.error();
     if (res->outcome != Outcome::applied)
       return make_error(Errc::internal, "a checked event was not applied: " + res->reason);
-    Status st = tx->commit();
+    Status st = flush(batch);
+    if (!st) return st.error();
+    st = tx->commit();
     if (!st) return st.error();
     return std::move(*last_state);  // ingest_event folded and stored it
   }
@@ -662,17 +767,19 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
   std::vector<IngestResult> out;
   Status st;
   I.flagged.reset();
+  I.reg_touched = false;
   {
     auto tx = Tx::begin(I.db);
     if (!tx) return tx.error();
     // Root-signed items first, so events in the same batch can rely on them.
     std::vector<char> sig_ok(items.size(), 0);
+    Impl::Batch batch;
     auto run = [&](bool events) -> Status {
       for (size_t i = 0; i < items.size(); ++i) {
         const auto& in = items[i];
         const auto& it = in.item;
         if ((it.type == kTypeEvent) != events) continue;
-        auto r = events ? I.ingest_event(it, in.arrived_at, contiguous, sig_ok[i]) : I.ingest_root_item(it, in.arrived_at);
+        auto r = events ? I.ingest_event(batch, it, in.arrived_at, contiguous, sig_ok[i]) : I.ingest_root_item(it, in.arrived_at);
         if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
         out.push_back(*r);
       }
@@ -681,13 +788,18 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
     st = run(false);
     if (st) verify_signatures_in_parallel(items, *I.reg, sig_ok);
     if (st) st = run(true);
+    if (st) st = I.flush(batch);
     if (st) st = tx->commit();
   }  // rolled back here unless committed
   if (!st) {
     // Nothing was applied: drop what the in-memory registry learned, then
     // keep the evidence of an equivocation, outside the rolled-back batch.
-    Status reload = I.load();
-    (void)reload;
+    // (Only when it learned something: reloading checks every item's
+    // signature again, which a peer pushing bad batches must not cost.)
+    if (I.reg_touched) {
+      Status reload = I.load();
+      (void)reload;
+    }
     I.record_flagged();
     return st.error();
   }

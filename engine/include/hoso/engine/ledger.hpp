@@ -62,8 +62,11 @@ Result<DossierState> state_after(const DossierEvents& events, const std::string&
 // revoked at e.at (with `arrived_at` for the 7-day grace), has the step's
 // role and belongs to the holding unit; the device belongs to it too; the
 // action exists at that step. Returns the state after e.
+// `at_prev`, when given, must be the state after e.prev (what state_after
+// would fold, e.g. a store's current state when e extends its head): it
+// spares folding the whole path again for every event of a long batch.
 Result<DossierState> check_event(const Event& e, const DossierEvents& events, const Registry& reg,
-                                 std::optional<int64_t> arrived_at);
+                                 std::optional<int64_t> arrived_at, const DossierState* at_prev = nullptr);
 
 // The current state: follows the chain from the first event; at a fork the
 // branch a leader's resolve kept, else the one whose first event has the
