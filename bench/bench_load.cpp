@@ -524,7 +524,9 @@ int main(int argc, char** argv) {
   };
   const std::string log = dir + "/serve.log";
   server_pid = spawn(with_store({hoso, "serve", "--data", data, "--root", dir + "/root.pub", "--key", dir + "/server.key", "--cert",
-                                 dir + "/server.cert", "--listen", "127.0.0.1:0", "--port-file", dir + "/srv.port"}),
+                                 dir + "/server.cert", "--listen", "127.0.0.1:0", "--port-file", dir + "/srv.port",
+                                 // every simulated laptop comes from 127.0.0.1
+                                 "--max-per-address", "0"}),
                      log, server_nofile);
   std::string port;
   for (int i = 0; i < 400 && port.empty(); ++i) {

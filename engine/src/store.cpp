@@ -217,32 +217,50 @@ Result<std::string> unb64(const std::string& s) {
 
 }  // namespace
 
-// Two ed25519 verifications per event dominate ingest; they need only the
+// Two ed25519 verifications per event dominate ingest; they need only a
 // (read-only) registry, so a batch checks them on every core before the
-// sequential, transactional part. A failure is simply left unmarked: the
-// sequential pass checks that event again and reports it in order.
-void verify_signatures_in_parallel(const std::vector<Store::Incoming>& items, const Registry& reg, std::vector<char>& ok) {
-  size_t n = items.size();
-  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
-  if (n < 32 || threads < 2) return;
+// sequential, transactional part, for the events no caller checked already.
+// A failure is simply left unset: the sequential pass checks that event
+// again and reports it in order.
+static std::vector<std::shared_ptr<const Event>> verified_events(const std::vector<Store::Incoming>& items, const Registry& reg) {
+  std::vector<std::shared_ptr<const Event>> out(items.size());
+  size_t todo = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].checked) out[i] = items[i].checked;
+    else todo += items[i].item.type == kTypeEvent;
+  }
+  if (todo == 0) return out;
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      if (items[i].item.type != kTypeEvent) continue;
+    for (size_t i; (i = next.fetch_add(1)) < items.size();) {
+      if (out[i] || items[i].item.type != kTypeEvent) continue;
       auto ev = read_event(items[i].item);
-      if (ev && check_signatures(*ev, reg)) ok[i] = 1;
+      if (ev && check_signatures(*ev, reg)) out[i] = std::make_shared<const Event>(std::move(*ev));
     }
   };
+  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  if (todo >= 32)
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  return out;
+}
+
+void Store::check_incoming(std::vector<Incoming>& items, const Registry& reg) {
+  for (auto& in : items) {
+    if (in.checked || in.item.type != kTypeEvent) continue;
+    auto ev = read_event(in.item);
+    if (ev && check_signatures(*ev, reg)) in.checked = std::make_shared<const Event>(std::move(*ev));
+  }
 }
 
 struct Store::Impl {
   Db db;
   std::string path;
-  std::unique_ptr<Registry> reg;
+  // Shared with registry_snapshot()'s holders: never changed while shared
+  // (ingest_root_item copies it first).
+  std::shared_ptr<Registry> reg;
   std::map<std::string, std::string> meta;
   int64_t loaded_top = 0;  // highest items rowid the registry holds
   bool reg_touched = false;  // the registry learned an item in this call (undo: load())
@@ -264,7 +282,7 @@ struct Store::Impl {
     if (!ms) return ms;
     auto root = crypto::fixed_from_hex<32>(meta["root"]);
     if (!root) return make_error(Errc::bad_format, path + ": meta root: " + root.error().message);
-    reg = std::make_unique<Registry>(*root);
+    reg = std::make_shared<Registry>(*root);
     int64_t n = 0;
     auto it = Stmt::prepare(db, "SELECT id, bytes, rowid FROM items ORDER BY rowid");
     if (!it) return it.error();
@@ -439,12 +457,13 @@ struct Store::Impl {
 
   // One event, inside the caller's transaction and batch (flush() writes its
   // projection and watermark).
-  // `sig_ok`: the signatures were already checked against this registry (a
-  // batch verifies them on every core first).
+  // `verified`: the item parsed, its signatures already checked against this
+  // store's registry (a batch verifies them on every core first).
   Result<IngestResult> ingest_event(Batch& b, const crypto::SignedItem& item, int64_t arrived_at, bool contiguous = true,
-                                    bool sig_ok = false) {
-    auto ev = read_event(item);
+                                    const Event* verified = nullptr) {
+    auto ev = verified ? Result<Event>(*verified) : read_event(item);
     if (!ev) return ev.error();
+    const bool sig_ok = verified != nullptr;
     IngestResult res{Outcome::applied, ev->hash, {}};
     {
       if (!b.dup) {
@@ -559,6 +578,7 @@ struct Store::Impl {
     if (!row) return row.error();
     if (*row) return IngestResult{Outcome::duplicate, item.id_hex(), {}};
     reg_touched = true;
+    if (reg.use_count() > 1) reg = std::make_shared<Registry>(*reg);  // a snapshot holder keeps the old one
     Status st = reg->add(item);
     if (!st) return st.error();
     auto ins = Stmt::prepare(db, "INSERT INTO items(id, type, bytes, added_at) VALUES(?,?,?,?) RETURNING rowid");
@@ -643,6 +663,8 @@ Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
 const Registry& Store::registry() const { return *impl_->reg; }
+std::shared_ptr<const Registry> Store::registry_snapshot() const { return impl_->reg; }
+Result<int64_t> Store::watermark(const std::string& device) const { return impl_->watermark(device); }
 bool Store::is_device() const { return impl_->meta.count("device_cert") > 0; }
 std::string Store::device_cert_id() const {
   auto it = impl_->meta.find("device_cert");
@@ -716,7 +738,7 @@ Result<Store> Store::create_device(const std::string& path, const crypto::Public
   if (st) st = I.set_meta("device_key", device_key_file);
   if (st) st = I.set_meta("server", server);
   if (!st) return st.error();
-  I.reg = std::make_unique<Registry>(root);
+  I.reg = std::make_shared<Registry>(root);
   auto added = I.ingest_root_item(device_cert, cert->issued_at);
   if (!added) return added.error();
   if (!(st = tx->commit())) return st.error();
@@ -758,7 +780,7 @@ Result<Store> Store::open(const std::string& path, bool write) {
 Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::SignedItem>& items, int64_t arrived_at) {
   std::vector<Incoming> in;
   in.reserve(items.size());
-  for (const auto& it : items) in.push_back({it, arrived_at});
+  for (const auto& it : items) in.push_back({it, arrived_at, nullptr});
   return ingest(in, true);
 }
 
@@ -772,21 +794,21 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
     auto tx = Tx::begin(I.db);
     if (!tx) return tx.error();
     // Root-signed items first, so events in the same batch can rely on them.
-    std::vector<char> sig_ok(items.size(), 0);
+    std::vector<std::shared_ptr<const Event>> verified;
     Impl::Batch batch;
     auto run = [&](bool events) -> Status {
       for (size_t i = 0; i < items.size(); ++i) {
         const auto& in = items[i];
         const auto& it = in.item;
         if ((it.type == kTypeEvent) != events) continue;
-        auto r = events ? I.ingest_event(batch, it, in.arrived_at, contiguous, sig_ok[i]) : I.ingest_root_item(it, in.arrived_at);
+        auto r = events ? I.ingest_event(batch, it, in.arrived_at, contiguous, verified[i].get()) : I.ingest_root_item(it, in.arrived_at);
         if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
         out.push_back(*r);
       }
       return {};
     };
     st = run(false);
-    if (st) verify_signatures_in_parallel(items, *I.reg, sig_ok);
+    if (st) verified = verified_events(items, *I.reg);
     if (st) st = run(true);
     if (st) st = I.flush(batch);
     if (st) st = tx->commit();
@@ -1034,6 +1056,22 @@ Result<bool> Store::attachment_referenced(const std::string& hash, const std::ve
   if (!st) return st.error();
   st->bind(1, hash);
   if (units) st->bind(2, json(*units).dump());
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row;
+}
+
+Result<bool> Store::attachment_referenced_by(const std::string& hash, const std::string& device,
+                                             const std::vector<std::string>& units) const {
+  auto scoped = attachment_referenced(hash, &units);
+  if (!scoped || *scoped) return scoped;
+  // The device's own events, quarantined ones included: it uploads what they
+  // reference, and must learn how much of it is already here.
+  auto st = Stmt::prepare(impl_->db,
+                          "SELECT 1 FROM attachment_refs r JOIN events e ON e.dossier = r.dossier "
+                          "WHERE r.hash = ?1 AND e.device = ?2 LIMIT 1");
+  if (!st) return st.error();
+  st->bind(1, hash).bind(2, device);
   auto row = st->step();
   if (!row) return row.error();
   return *row;

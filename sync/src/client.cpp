@@ -193,7 +193,7 @@ struct Client {
       for (auto& [at, bytes] : *recs) {
         auto item = crypto::parse_item(bytes);
         if (!item) co_return make_error(Errc::bad_format, "feed: " + item.error().message);
-        in.push_back({std::move(*item), at});
+        in.push_back({std::move(*item), at, nullptr});
       }
       if (!in.empty()) {
         auto res = store.ingest(in, false);

@@ -1,11 +1,16 @@
-// The sync server: one io_context thread; every session a coroutine with a
-// deadline on each read and write; the store is touched only from that
-// thread, so each pushed batch is verified in full by the engine and
-// committed atomically before it is acknowledged.
+// The sync server: an io_context run by a thread per core; every session a
+// coroutine on a strand of its own, with a deadline on each read and write.
+// Sessions verify the signatures of what they are pushed side by side; the
+// store (one writer connection) is taken in turn, so each pushed batch is
+// checked in full by the engine and committed atomically before it is
+// acknowledged.
 #include <sys/resource.h>
 
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -43,15 +48,33 @@ awaitable<Status> send(Stream& s, uint8_t type, F make, std::chrono::seconds tim
 
 struct Server {
   const ServerOptions& opt;
-  // Each server logs where its options say (two servers may share a process).
-  void log_line(const std::string& s) const {
+  // Each server logs where its options say (two servers may share a process);
+  // sessions on several threads log whole lines.
+  std::mutex log_mu;
+  void log_line(const std::string& s) {
+    std::lock_guard<std::mutex> l(log_mu);
     if (opt.log) opt.log(s);
     else log_to_stderr(s);
   }
+  // One writer connection, taken in turn by the sessions of every thread for
+  // what touches the database; never held across a co_await. What needs no
+  // database — TLS, zstd, parsing, both signatures of every pushed event,
+  // signing receipts — runs outside it, on as many threads as there are cores.
+  std::mutex store_mu;
   engine::Store store;
   asio::ssl::context& tls;
-  size_t sessions = 0;
   std::string store_id;
+  // Admission: sessions in all and per peer address (a flood from one
+  // address must not take every slot from the communes).
+  std::mutex admit_mu;
+  size_t sessions = 0;
+  std::map<std::string, size_t> per_address;
+
+  template <class F>
+  auto locked(F&& f) {
+    std::lock_guard<std::mutex> l(store_mu);
+    return f(store);
+  }
 
   int64_t now() const { return opt.now(); }
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
@@ -69,26 +92,56 @@ struct Server {
     return r->bytes;
   }
 
+  // A session slot, released when the session ends (whichever way).
+  struct Slot {
+    Server* srv = nullptr;
+    std::string addr;
+    Slot() = default;
+    Slot(Server* s, std::string a) : srv(s), addr(std::move(a)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      if (!srv) return;
+      std::lock_guard<std::mutex> l(srv->admit_mu);
+      --srv->sessions;
+      if (--srv->per_address[addr] == 0) srv->per_address.erase(addr);
+    }
+  };
+  // Why a session is refused at the door, or empty when it is admitted.
+  std::string admit(const std::string& addr, std::optional<Slot>& slot) {
+    std::lock_guard<std::mutex> l(admit_mu);
+    if (sessions >= opt.limits.max_sessions) return "refused, too many sessions";
+    size_t& n = per_address[addr];
+    if (opt.limits.max_sessions_per_address && n >= opt.limits.max_sessions_per_address) {
+      if (n == 0) per_address.erase(addr);
+      return "refused, too many sessions from " + addr + " (" + std::to_string(n) + ")";
+    }
+    ++sessions;
+    ++n;
+    slot.emplace(this, addr);
+    return {};
+  }
+
   awaitable<void> session(tcp::socket sock) {
-    std::string who = "peer";
+    std::string who = "peer", addr;
     {
       boost::system::error_code ec;
       auto ep = sock.remote_endpoint(ec);
-      if (!ec) who = ep.address().to_string() + ":" + std::to_string(ep.port());
+      if (!ec) {
+        addr = ep.address().to_string();
+        who = addr + ":" + std::to_string(ep.port());
+      }
     }
-    if (sessions >= opt.limits.max_sessions) {
-      log_line(who + ": refused, too many sessions");
+    std::optional<Slot> slot;
+    if (std::string why = admit(addr, slot); !why.empty()) {
+      log_line(who + ": " + why);
       co_return;
     }
-    ++sessions;
-    struct Count {
-      size_t& n;
-      ~Count() { --n; }
-    } count{sessions};
     Stream s(std::move(sock), tls);
     {
       // The handshake has its own deadline: a peer that connects and says
-      // nothing, or speaks plaintext, is dropped.
+      // nothing, or speaks plaintext, is dropped. (The socket's executor is
+      // this session's strand, so the timer's handler never runs beside it.)
       asio::steady_timer t(s.get_executor(), std::chrono::seconds(opt.limits.handshake_timeout_seconds));
       t.async_wait([&s](boost::system::error_code ec) {
         if (!ec) {
@@ -111,11 +164,15 @@ struct Server {
     if (!hm) { { auto op_ = fail(s, who, hm.error().message); co_await std::move(op_); } co_return; }
     const json& h = hm->first;
     if (jint(h, "v", 0) != kProtocolVersion) { { auto op_ = fail(s, who, "unsupported protocol version"); co_await std::move(op_); } co_return; }
-    (void)store.refresh();  // items `hoso publish` added meanwhile (a new revocation applies now)
-    // A copy: the store's registry is rebuilt when signed items change, and
-    // this session outlives any pointer into it.
+    // The registry as of now (items `hoso publish` added meanwhile included:
+    // a new revocation applies at once), kept for this message's checks.
+    std::shared_ptr<const engine::Registry> reg = locked([](engine::Store& st) {
+      (void)st.refresh();
+      return st.registry_snapshot();
+    });
+    // A copy: the session outlives any one registry.
     std::optional<engine::Certificate> dev_cert;
-    if (const auto* c = store.registry().trust().certificate(jstr(h, "device"))) dev_cert = *c;
+    if (const auto* c = reg->trust().certificate(jstr(h, "device"))) dev_cert = *c;
     const engine::Certificate* dev = dev_cert ? &*dev_cert : nullptr;
     if (!dev) { { auto op_ = fail(s, who, "unknown device certificate"); co_await std::move(op_); } co_return; }
     who = "device \"" + dev->name + "\"";
@@ -124,8 +181,8 @@ struct Server {
     const bool relay = dev->kind == engine::CertKind::server;
     if (relay) who = "relay \"" + dev->name + "\"";
     engine::Act act{dev->id, relay ? engine::CertKind::server : engine::CertKind::device, std::nullopt, std::nullopt, now(), now()};
-    Status auth = store.registry().trust().authorize(act);
-    std::vector<std::string> units = relay ? store.registry().trust().units_under(dev->unit) : std::vector<std::string>{dev->unit};
+    Status auth = reg->trust().authorize(act);
+    std::vector<std::string> units = relay ? reg->trust().units_under(dev->unit) : std::vector<std::string>{dev->unit};
     auto carried = [&units](const std::string& u) { return std::find(units.begin(), units.end(), u) != units.end(); };
     if (!auth) { { auto op_ = fail(s, who, auth.error().message); co_await std::move(op_); } co_return; }
     auto exp = exporter(s);
@@ -135,7 +192,15 @@ struct Server {
       { auto op_ = fail(s, who, "the device did not prove its key for this session"); co_await std::move(op_); }
       co_return;
     }
-    auto wm = store.watermarks();
+    // A relay learns the watermarks of every device it carries; a laptop its own.
+    using Marks = std::map<std::string, int64_t>;
+    auto wm = locked([&](engine::Store& st) -> Result<Marks> {
+      if (relay) return st.watermarks();
+      auto one = st.watermark(dev->id);
+      if (!one) return one.error();
+      if (h.contains("pending")) (void)st.note_sync(dev->id, now(), jint(h, "pending", 0));
+      return Marks{{dev->id, *one}};
+    });
     if (!wm) { { auto op_ = fail(s, who, wm.error().message); co_await std::move(op_); } co_return; }
     int64_t acked = wm->count(dev->id) ? wm->at(dev->id) : 0;
     auto sp = opt.key->sign(kServerSessionDomain, *exp);
@@ -144,12 +209,11 @@ struct Server {
     if (relay) {
       json marks = json::object();
       for (const auto& [d, seq] : *wm) {
-        const engine::Certificate* c = store.registry().trust().certificate(d);
+        const engine::Certificate* c = reg->trust().certificate(d);
         if (c && carried(c->unit)) marks[d] = seq;
       }
       welcome["watermarks"] = marks;
     }
-    if (!relay && h.contains("pending")) (void)store.note_sync(dev->id, now(), jint(h, "pending", 0));
     Status w = co_await send(s, kWelcome, [&] { return message(welcome); }, io());
     if (!w) co_return;
 
@@ -159,17 +223,21 @@ struct Server {
       if (f->type == kBye) {
         // The device reports the backlog it still holds, for the province's view.
         auto bm = parse_message(f->payload);
-        if (!relay && bm && bm->first.contains("pending")) (void)store.note_sync(dev->id, now(), jint(bm->first, "pending", 0));
+        if (!relay && bm && bm->first.contains("pending"))
+          locked([&](engine::Store& st) { (void)st.note_sync(dev->id, now(), jint(bm->first, "pending", 0)); });
         co_return;
       }
       auto m = parse_message(f->payload);
       if (!m) { { auto op_ = fail(s, who, m.error().message); co_await std::move(op_); } co_return; }
       const json& hd = m->first;
       // A revocation published while this session is open takes effect at once.
-      (void)store.refresh();
+      reg = locked([](engine::Store& st) {
+        (void)st.refresh();
+        return st.registry_snapshot();
+      });
       act.at = now();
       act.arrived_at = act.at;
-      if (Status still = store.registry().trust().authorize(act); !still) {
+      if (Status still = reg->trust().authorize(act); !still) {
         { auto op_ = fail(s, who, still.error().message); co_await std::move(op_); }
         co_return;
       }
@@ -179,32 +247,54 @@ struct Server {
         auto recs = records(*raw);
         if (!recs) { { auto op_ = fail(s, who, recs.error().message); co_await std::move(op_); } co_return; }
         std::vector<engine::Store::Incoming> in;
+        in.reserve(recs->size());
         int64_t t = now();
         for (auto& [at, bytes] : *recs) {
           auto item = crypto::parse_item(bytes);
           if (!item) { { auto op_ = fail(s, who, "batch: " + item.error().message); co_await std::move(op_); } co_return; }
+          in.push_back({std::move(*item), t, nullptr});
+        }
+        // Both signatures of every event, on this session's thread: sessions
+        // verify side by side, and the store's turn is left the sequential part.
+        engine::Store::check_incoming(in, *reg);
+        std::set<std::string> devices;
+        for (const auto& i : in) {
           // A device pushes its own log only: nobody else's, nothing root-signed.
-          auto ev = engine::read_event(*item);
-          if (!ev) { { auto op_ = fail(s, who, "batch: " + ev.error().message); co_await std::move(op_); } co_return; }
+          std::optional<engine::Event> parsed;
+          if (!i.checked) {
+            auto ev = engine::read_event(i.item);
+            if (!ev) { { auto op_ = fail(s, who, "batch: " + ev.error().message); co_await std::move(op_); } co_return; }
+            parsed = std::move(*ev);
+          }
+          const std::string& device = i.checked ? i.checked->body.device : parsed->body.device;
           if (relay) {
             // A relay forwards the logs of devices of the units it carries, nobody else's.
-            const engine::Certificate* d = store.registry().trust().certificate(ev->body.device);
+            const engine::Certificate* d = reg->trust().certificate(device);
             if (!d || !carried(d->unit)) { { auto op_ = fail(s, who, "batch holds an event of a device this relay does not carry"); co_await std::move(op_); } co_return; }
-          } else if (ev->body.device != dev->id) { { auto op_ = fail(s, who, "batch holds another device's event"); co_await std::move(op_); } co_return; }
-          in.push_back({std::move(*item), t});
+          } else if (device != dev->id) { { auto op_ = fail(s, who, "batch holds another device's event"); co_await std::move(op_); } co_return; }
+          devices.insert(device);
         }
-        auto res = store.ingest(in, true);
-        if (!res) { { auto op_ = fail(s, who, "batch refused: " + res.error().message); co_await std::move(op_); } co_return; }
+        struct Done {
+          std::vector<engine::IngestResult> res;
+          Marks marks;
+        };
+        auto done = locked([&](engine::Store& st) -> Result<Done> {
+          auto res = st.ingest(in, true);
+          if (!res) return crypto::make_error(res.error().code, "batch refused: " + res.error().message);
+          Done d{std::move(*res), {}};
+          for (const auto& dv : devices) {
+            auto one = st.watermark(dv);
+            if (!one) return one.error();
+            d.marks[dv] = *one;
+          }
+          return d;
+        });
+        if (!done) { { auto op_ = fail(s, who, done.error().message); co_await std::move(op_); } co_return; }
         int64_t q = 0;
-        for (const auto& r : *res) q += r.outcome == engine::Outcome::quarantined;
-        auto wm2 = store.watermarks();
-        if (!wm2) { { auto op_ = fail(s, who, wm2.error().message); co_await std::move(op_); } co_return; }
-        acked = wm2->count(dev->id) ? wm2->at(dev->id) : 0;
+        for (const auto& r : done->res) q += r.outcome == engine::Outcome::quarantined;
+        if (!relay) acked = done->marks.count(dev->id) ? done->marks.at(dev->id) : acked;
         json marks = json::object();
-        for (const auto& i : in) {
-          auto ev = engine::read_event(i.item);
-          if (ev) marks[ev->body.device] = wm2->count(ev->body.device) ? wm2->at(ev->body.device) : 0;
-        }
+        for (const auto& [d, seq] : done->marks) marks[d] = seq;
         auto rc = receipt(*dev, acked);
         if (!rc) { { auto op_ = fail(s, who, rc.error().message); co_await std::move(op_); } co_return; }
         log_line(who + ": " + std::to_string(in.size()) + " events, acknowledged up to " + std::to_string(acked) +
@@ -212,70 +302,99 @@ struct Server {
         if (!co_await send(s, kAck, [&] { return message(json{{"acked", acked}, {"watermarks", marks}, {"quarantined", q}, {"receipt", *rc}}); }, io())) co_return;
       } else if (f->type == kPull) {
         int64_t ip = jint(hd, "items", 0), ep = jint(hd, "events", 0);
-        auto end = store.feed_end();
-        if (!end) { { auto op_ = fail(s, who, end.error().message); co_await std::move(op_); } co_return; }
-        // A cursor of another store, or beyond this one's end (a store restored
-        // from an older copy), starts again from the beginning.
-        bool reset = jstr(hd, "store") != store_id || ip > end->first || ep > end->second;
-        if (!reset && hd.contains("anchor")) {
-          // The entries at the cursor must be the ones the client saw there:
-          // a store restored from an older copy that grew again differs.
-          auto anchor = store.feed_anchor(ip, ep);
-          if (!anchor) { { auto op_ = fail(s, who, anchor.error().message); co_await std::move(op_); } co_return; }
-          reset = *anchor != jstr(hd, "anchor");
-        }
-        if (reset) ip = ep = 0;
         // The client may ask for smaller batches (a bad link: a cut costs at most one).
         size_t max_bytes = opt.limits.batch_bytes;
         if (int64_t asked = jint(hd, "max", 0); asked > 0) max_bytes = std::min(max_bytes, static_cast<size_t>(asked));
-        std::string recs_out;
-        // The device's own events beyond its local head first (a restored
-        // laptop), in bounded batches; the feed follows once they are all back.
         int64_t own_after = jint(hd, "own_after", -1);
-        bool own_more = false;
-        if (!relay && own_after >= 0 && own_after < acked) {
-          auto own = store.device_log(dev->id, own_after, 1000);
-          if (!own) { { auto op_ = fail(s, who, own.error().message); co_await std::move(op_); } co_return; }
-          int64_t sent = 0;
-          for (const auto& it : *own) {
-            if (!recs_out.empty() && recs_out.size() + it.bytes.size() > max_bytes) break;
-            put_record(recs_out, t_now(), it.bytes);
-            ++sent;
+        struct Out {
+          std::string recs;
+          engine::Store::Feed feed;
+          std::string anchor;
+          bool reset = false, own_more = false;
+        };
+        auto out = locked([&](engine::Store& st) -> Result<Out> {
+          Out o;
+          auto end = st.feed_end();
+          if (!end) return end.error();
+          // A cursor of another store, or beyond this one's end (a store restored
+          // from an older copy), starts again from the beginning.
+          o.reset = jstr(hd, "store") != store_id || ip > end->first || ep > end->second;
+          if (!o.reset && hd.contains("anchor")) {
+            // The entries at the cursor must be the ones the client saw there:
+            // a store restored from an older copy that grew again differs.
+            auto anchor = st.feed_anchor(ip, ep);
+            if (!anchor) return anchor.error();
+            o.reset = *anchor != jstr(hd, "anchor");
           }
-          own_more = own_after + sent < acked;
-        }
-        engine::Store::Feed empty;
-        empty.items_pos = ip;
-        empty.events_pos = ep;
-        auto feed = own_more ? Result<engine::Store::Feed>(empty) : store.feed(units, ip, ep, max_bytes);
-        if (!feed) { { auto op_ = fail(s, who, feed.error().message); co_await std::move(op_); } co_return; }
-        for (const auto& e : feed->entries) put_record(recs_out, e.arrived_at, e.bytes);
-        auto anchor = store.feed_anchor(feed->items_pos, feed->events_pos);
-        if (!anchor) { { auto op_ = fail(s, who, anchor.error().message); co_await std::move(op_); } co_return; }
-        auto z = compress(recs_out);
+          if (o.reset) ip = ep = 0;
+          // The device's own events beyond its local head first (a restored
+          // laptop), in bounded batches; the feed follows once they are all back.
+          if (!relay && own_after >= 0 && own_after < acked) {
+            auto own = st.device_log(dev->id, own_after, 1000);
+            if (!own) return own.error();
+            int64_t sent = 0;
+            for (const auto& it : *own) {
+              if (!o.recs.empty() && o.recs.size() + it.bytes.size() > max_bytes) break;
+              put_record(o.recs, now(), it.bytes);
+              ++sent;
+            }
+            o.own_more = own_after + sent < acked;
+          }
+          if (o.own_more) {
+            o.feed.items_pos = ip;
+            o.feed.events_pos = ep;
+          } else {
+            auto feed = st.feed(units, ip, ep, max_bytes);
+            if (!feed) return feed.error();
+            o.feed = std::move(*feed);
+          }
+          auto anchor = st.feed_anchor(o.feed.items_pos, o.feed.events_pos);
+          if (!anchor) return anchor.error();
+          o.anchor = std::move(*anchor);
+          return o;
+        });
+        if (!out) { { auto op_ = fail(s, who, out.error().message); co_await std::move(op_); } co_return; }
+        for (const auto& e : out->feed.entries) put_record(out->recs, e.arrived_at, e.bytes);
+        auto z = compress(out->recs);
         if (!z) { { auto op_ = fail(s, who, z.error().message); co_await std::move(op_); } co_return; }
-        json fh{{"store", store_id}, {"items", feed->items_pos}, {"events", feed->events_pos}, {"done", feed->done && !own_more},
-                {"reset", reset}, {"attachments", feed->attachments}, {"count", feed->entries.size()}, {"anchor", *anchor},
-                {"own_more", own_more}};
+        const auto& fd = out->feed;
+        json fh{{"store", store_id}, {"items", fd.items_pos}, {"events", fd.events_pos}, {"done", fd.done && !out->own_more},
+                {"reset", out->reset}, {"attachments", fd.attachments}, {"count", fd.entries.size()}, {"anchor", out->anchor},
+                {"own_more", out->own_more}};
         if (!co_await send(s, kFeed, [&] { return message(fh, *z); }, io())) co_return;
       } else if (f->type == kAttQuery) {
-        auto p = store.attachment_progress(jstr(hd, "hash"));
+        std::string hash = jstr(hd, "hash");
+        // Whether the server holds an attachment is told only about the
+        // attachments of this peer's own events or of dossiers its units hold
+        // or held, like ATT_GET: anything else reads as not held.
+        auto p = locked([&](engine::Store& st) -> Result<std::pair<int64_t, int64_t>> {
+          auto mine = relay ? st.attachment_referenced(hash, &units) : st.attachment_referenced_by(hash, dev->id, units);
+          if (!mine) return mine.error();
+          if (!*mine) return std::pair<int64_t, int64_t>{0, -1};
+          return st.attachment_progress(hash);
+        });
         if (!p) { { auto op_ = fail(s, who, p.error().message); co_await std::move(op_); } co_return; }
-        if (!co_await send(s, kAttState, [&] { return message(json{{"hash", jstr(hd, "hash")}, {"have", p->first}, {"size", p->second}}); }, io())) co_return;
+        if (!co_await send(s, kAttState, [&] { return message(json{{"hash", hash}, {"have", p->first}, {"size", p->second}}); }, io())) co_return;
       } else if (f->type == kAttPut) {
         std::string hash = jstr(hd, "hash");
         // Attachments come after the events that reference them; nothing else is stored.
-        auto known = store.attachment_referenced(hash);
-        if (!known || !*known) { { auto op_ = fail(s, who, "attachment " + hash.substr(0, 16) + " is not referenced by any event here"); co_await std::move(op_); } co_return; }
-        auto r = store.put_attachment_chunk(hash, jint(hd, "size", -1), jint(hd, "offset", -1), m->second);
+        auto r = locked([&](engine::Store& st) -> Result<int64_t> {
+          auto known = st.attachment_referenced(hash);
+          if (!known) return known.error();
+          if (!*known) return crypto::make_error(Errc::not_found, "attachment " + hash.substr(0, 16) + " is not referenced by any event here");
+          return st.put_attachment_chunk(hash, jint(hd, "size", -1), jint(hd, "offset", -1), m->second);
+        });
         if (!r) { { auto op_ = fail(s, who, r.error().message); co_await std::move(op_); } co_return; }
         if (!co_await send(s, kAttState, [&] { return message(json{{"hash", hash}, {"have", *r}, {"size", jint(hd, "size", -1)}}); }, io())) co_return;
       } else if (f->type == kAttGet) {
         std::string hash = jstr(hd, "hash");
         int64_t off = jint(hd, "offset", 0);
         // Only to devices (or relays) of units that hold or held a dossier referencing it.
-        auto visible = store.attachment_referenced(hash, &units);
-        auto data = visible && *visible ? store.attachment(hash) : Result<std::string>(crypto::make_error(Errc::not_found, ""));
+        auto data = locked([&](engine::Store& st) -> Result<std::string> {
+          auto visible = st.attachment_referenced(hash, &units);
+          if (!visible || !*visible) return crypto::make_error(Errc::not_found, "");
+          return st.attachment(hash);
+        });
         if (!data || off < 0 || off > static_cast<int64_t>(data->size())) {
           if (!co_await send(s, kAttData, [&] { return message(json{{"hash", hash}, {"size", -1}, {"offset", off}}); }, io())) co_return;
           continue;
@@ -288,12 +407,13 @@ struct Server {
       }
     }
   }
-  int64_t t_now() const { return now(); }
 
   awaitable<void> accept_loop(tcp::acceptor& acc) {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      // Each session on a strand of its own: its socket, timers and
+      // coroutine never run on two threads at once; sessions run side by side.
+      tcp::socket sock = co_await acc.async_accept(asio::make_strand(acc.get_executor()), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         // Out of file descriptors (or another transient failure): the
@@ -303,7 +423,8 @@ struct Server {
         continue;
       }
       // One session's unexpected failure is logged and ends that session only.
-      asio::co_spawn(acc.get_executor(), session(std::move(sock)), [this](std::exception_ptr e) {
+      auto ex = sock.get_executor();
+      asio::co_spawn(ex, session(std::move(sock)), [this](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -356,6 +477,10 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   if (!ctx) return ctx.error();
   auto ep = endpoint_of(opt.listen);
   if (!ep) return ep.error();
+  // Before the io_context, so that it outlives the sessions the io_context
+  // destroys when it goes (their slots and store calls point into it).
+  std::unique_ptr<Server> srvp(new Server{opt, {}, {}, std::move(*store), **ctx, {}, {}, 0, {}});
+  Server& srv = *srvp;
   asio::io_context io;
   tcp::acceptor acc(io);
   boost::system::error_code ec;
@@ -364,7 +489,6 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   if (!ec) acc.bind(*ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return make_error(Errc::io, "cannot listen on " + opt.listen + ": " + ec.message());
-  Server srv{opt, std::move(*store), **ctx, 0, {}};
   srv.store_id = srv.store.meta("store_id");
   if (opt.on_listening) opt.on_listening(acc.local_endpoint().port());
   asio::co_spawn(io, srv.accept_loop(acc), asio::detached);
@@ -399,14 +523,23 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
       }
     });
   }
-  for (;;) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& x) {
-      srv.log_line(std::string("unexpected error, serving on: ") + x.what());
+  auto run = [&] {
+    for (;;) {
+      try {
+        io.run();
+        break;
+      } catch (const std::exception& x) {
+        srv.log_line(std::string("unexpected error, serving on: ") + x.what());
+      }
     }
-  }
+  };
+  // A thread per core, and at least two, so that a session waiting for the
+  // store (a commit's fsync) never stops the others' TLS and verification.
+  const unsigned n = opt.threads ? opt.threads : std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n; ++i) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
   if (relay.joinable()) relay.join();
   return {};
 }

@@ -80,11 +80,12 @@ wait_file() {
   return 1
 }
 
+# start_server [EXTRA SERVE ARGS…]
 start_server() {
   rm -f srv.port
   mkdir -p srv
   "$HOSO" serve --data srv --root prov/root.pub --key srv.key --cert srv.cert \
-    --listen 127.0.0.1:0 --port-file srv.port "${SRV_STORE[@]}" 2>>srv.log &
+    --listen 127.0.0.1:0 --port-file srv.port "${SRV_STORE[@]}" "$@" 2>>srv.log &
   SRV_PID=$!
   wait_file srv.port || fail "the server wrote no port file"
   SRV_PORT=$(cat srv.port)

@@ -9,6 +9,10 @@
 # as 150 laptops in the middle of their rounds) while a laptop syncs: the sync
 # must succeed and the server must refuse nobody.
 #
+# Then the per-address cap (--max-per-address): one address (127.0.0.2)
+# opening more connections than its share gets the excess closed at once,
+# logged, while a laptop from another address (127.0.0.1) syncs.
+#
 #   bash tests/crash/sessions.sh build/hoso
 set -euo pipefail
 HOSO=${1:?usage: sessions.sh path/to/hoso}
@@ -28,7 +32,8 @@ q key new --out A1.key --kdf interactive
 q authority certify --dir prov --pub A1.key.pub --kind device --name "Máy A1" --unit $A --slot 1 --out A1.cert
 q key new --out srv.key --kdf interactive
 q authority certify --dir prov --pub srv.key.pub --kind server --name "Máy chủ tỉnh" --unit $P --out srv.cert
-start_server
+# Every idle connection below comes from 127.0.0.1: no per-address cap here.
+start_server --max-per-address 0
 expect_ok "$HOSO" publish --data srv p.cert a.cert A1.cert srv.cert
 expect_ok "$HOSO" init --db A1.db --root prov/root.pub --device-key A1.key --device-cert A1.cert
 
@@ -65,5 +70,41 @@ wait $IDLE_PID 2>/dev/null || true
 [[ $rc == 0 ]] || fail_with_output "sync beside 300 open sessions exited $rc"
 [[ $(sync_field pulled) -ge 3 ]] || fail_with_output "the sync did not pull the province's certificates"
 ! grep -q "too many sessions" srv.log || fail "the server refused connections: $(grep -c 'too many sessions' srv.log) times"
+server_alive
+stop_server
+
+# --- one address flooding: 20 connections from 127.0.0.2, a cap of 8
+start_server --max-per-address 8
+python3 - "$SRV_PORT" 20 <<'PY' &
+import os, socket, ssl, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+held, refused = [], 0
+for i in range(n):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0))
+        held.append(ctx.wrap_socket(s))
+    except OSError:
+        refused += 1
+with open("flood.tmp", "w") as f:
+    f.write(f"{len(held)} {refused}\n")
+os.rename("flood.tmp", "flood.ready")
+time.sleep(60)
+PY
+FLOOD_PID=$!
+wait_file flood.ready || fail "the flooding connections did not open"
+read -r held refused <flood.ready
+rc=0
+timeout 60 "$HOSO" sync --db A1.db --server 127.0.0.1:$SRV_PORT --json >"$OUT" 2>"$ERR" || rc=$?
+kill $FLOOD_PID 2>/dev/null || true
+wait $FLOOD_PID 2>/dev/null || true
+[[ $held == 8 && $refused == 12 ]] || fail "from one address with a cap of 8: $held connections held, $refused refused (want 8 and 12)"
+[[ $rc == 0 ]] || fail_with_output "a laptop from another address could not sync beside the flood (exit $rc)"
+n=$(grep -c "too many sessions from 127.0.0.2 (8)" srv.log || true)
+[[ $n == 12 ]] || fail "the server logged $n refusals of 127.0.0.2, want 12: $(tail -5 srv.log)"
+! grep -q "too many sessions from 127.0.0.1" srv.log || fail "the laptop's address was refused"
 server_alive
 echo "sessions: ok"

@@ -83,6 +83,10 @@ class Store {
   ~Store();
 
   const Registry& registry() const;
+  // The registry as it is now, kept alive (and unchanged) for as long as the
+  // caller holds it, whatever the store learns meanwhile: what a thread that
+  // does not hold the store checks signatures or certificates against.
+  std::shared_ptr<const Registry> registry_snapshot() const;
   bool is_device() const;
   std::string device_cert_id() const;
   std::string meta(const std::string& key) const;
@@ -98,7 +102,16 @@ class Store {
   struct Incoming {
     crypto::SignedItem item;
     int64_t arrived_at = 0;
+    // Set only by check_incoming(): the event parsed, both its signatures
+    // verified against a registry of this store. Certificates are never
+    // removed and an id names one certificate, so a later registry agrees.
+    std::shared_ptr<const Event> checked;
   };
+  // Parses each event and verifies its two signatures against `reg` (a
+  // snapshot of this store's), setting `checked` where both hold; touches no
+  // database, so sync sessions run it concurrently, outside the store's lock.
+  // Failures are left unset: ingest() checks those again and says why.
+  static void check_incoming(std::vector<Incoming>& items, const Registry& reg);
   // `contiguous`: a device pushing its own log — each device's sequence must
   // follow on exactly (a gap refuses the batch). Otherwise (a pull from a
   // server) other devices' logs may arrive with gaps.
@@ -151,6 +164,11 @@ class Store {
   // Whether an event held here references the attachment — with `units`, an
   // applied event of a dossier one of those units holds or held.
   Result<bool> attachment_referenced(const std::string& hash, const std::vector<std::string>* units = nullptr) const;
+  // What a device may learn about an attachment (ATT_QUERY): referenced by an
+  // applied event of a dossier one of `units` holds or held, or by an event of
+  // the device itself (in a dossier of that event), quarantined ones included.
+  Result<bool> attachment_referenced_by(const std::string& hash, const std::string& device,
+                                        const std::vector<std::string>& units) const;
   // Reloads the signed items if another process (hoso publish) added some.
   Status refresh();
   Status add_attachment(const std::string& data, const std::string& expected_hash);
@@ -175,6 +193,8 @@ class Store {
   Result<std::vector<crypto::SignedItem>> device_log(const std::string& device, int64_t after, size_t limit) const;
   // Every device this store has events of, with its highest sequence.
   Result<std::map<std::string, int64_t>> watermarks() const;
+  // One device's highest sequence here (0 if none).
+  Result<int64_t> watermark(const std::string& device) const;
   // Quarantined events with their reasons.
   Result<std::vector<std::pair<std::string, std::string>>> quarantine() const;
 

@@ -33,6 +33,10 @@ struct Limits {
   // (events, attachments): 1024 serve 512 laptops syncing at the same moment;
   // serve() raises the open-file limit to fit them.
   size_t max_sessions = 1024;
+  // Concurrent connections from one peer address (0: no limit), so that one
+  // address flooding the server cannot take every slot. A commune's laptops
+  // behind one NAT address hold two each while they sync.
+  size_t max_sessions_per_address = 128;
 };
 
 struct ServerOptions {
@@ -50,8 +54,11 @@ struct ServerOptions {
   std::function<void(uint16_t)> on_listening;
   // Clock seam.
   std::function<int64_t()> now;
-  // Where session events are logged (default: stderr).
+  // Where session events are logged (default: stderr); called from any of
+  // the server's threads, one line at a time.
   std::function<void(const std::string&)> log;
+  // Threads serving sessions (0: one per core, at least two).
+  unsigned threads = 0;
 };
 
 // Serves until `stop` becomes true (checked about once a second) or a fatal
