@@ -6,12 +6,12 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
-#include <random>
 #include <thread>
 
 #include "app.hpp"
 #include "hoso/crypto/file.hpp"
 #include "hoso/engine/store.hpp"
+#include "hoso/sync/backoff.hpp"
 #include "hoso/sync/sync.hpp"
 #include "hoso/ui/dashboard.hpp"
 
@@ -200,22 +200,20 @@ void register_sync(CLI::App& app) {
       }
       std::signal(SIGTERM, on_signal);
       std::signal(SIGINT, on_signal);
-      std::mt19937_64 rng(std::random_device{}());
-      double backoff = 1.0;
+      sync::Backoff backoff;
       int64_t done = 0;
       while (!g_stop.load()) {
         auto r = sync::sync_once(co);
         double wait;
         if (r) {
           report(*r);
-          backoff = 1.0;
+          backoff.success();
           wait = o->interval;
           if (o->rounds > 0 && ++done >= o->rounds) break;
         } else {
-          std::cerr << "hoso sync: " << r.error().message << "; retrying" << std::endl;
-          // Exponential backoff with full jitter, capped at five minutes.
-          backoff = std::min(backoff * 2, 300.0);
-          wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
+          wait = backoff.next_failure();
+          std::cerr << "hoso sync: " << r.error().message << "; retrying in " << static_cast<int64_t>(wait + 0.5) << " s"
+                    << std::endl;
         }
         for (double w = 0; w < wait && !g_stop.load(); w += 0.1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
