@@ -1132,6 +1132,93 @@ TEST_CASE("sync: a revocation published while a session is open ends it at the n
   guard([] {});  // the good laptop still syncs
 }
 
+// docs/SECURITY.md threat 3: a relay carries the units of its certificate's
+// unit and below, and the parent trusts it for nothing else.
+TEST_CASE("sync: a relay pushing events of a device it does not carry is refused whole and stores nothing", "[sync]") {
+  SyncWorld w;
+  // A relay of commune B (it carries B only), a laptop of B, and a laptop of
+  // B whose certificate the server was never given.
+  w.person("relay-b", engine::CertKind::server, B, {});
+  w.person("b1", engine::CertKind::device, B, {}, 1);
+  w.person("b-ghost", engine::CertKind::device, B, {}, 2);
+  {
+    auto s = engine::Store::open(w.server_db);
+    REQUIRE(s);
+    REQUIRE(s->ingest(std::vector<crypto::SignedItem>{w.certs.at("relay-b"), w.certs.at("b1")}, w.t0));
+  }
+  w.device("b1");
+  w.device("b-ghost");
+  w.start();
+  Guard guard{w};
+  w.receive("a1");
+  REQUIRE(sync::sync_once(w.client("a1", w.port)));
+  w.receive("a3");
+  w.receive("b1", "b-receiver");
+  w.receive("b-ghost", "b-receiver");
+  auto a3 = w.log("a3"), b1 = w.log("b1"), ghost = w.log("b-ghost");
+  REQUIRE(a3.size() == 1);
+  REQUIRE(b1.size() == 1);
+  REQUIRE(ghost.size() == 1);
+  const std::string said = "batch holds an event of a device this relay does not carry";
+  auto refused_with = [&](const json& r) {
+    INFO(r.dump());
+    CHECK(r.value("_type", 0) == int(wire::kError));
+    CHECK(error_of(r) == said);
+  };
+
+  // An event of commune A's laptop, from B's relay. Its WELCOME names only
+  // the devices it carries: a1's watermark (commune A) is not in it.
+  guard([&] {
+    Peer p;
+    auto wel = p.login(w.port, w.id("relay-b"), w.keys.at("relay-b"));
+    REQUIRE(wel.contains("watermarks"));
+    CHECK(!wel["watermarks"].contains(w.id("a1")));
+    refused_with(p.push(a3));
+  });
+  // A carried device's event first, then one it does not carry: nothing of
+  // the batch is stored, b1's event included.
+  guard([&] {
+    Peer p;
+    p.login(w.port, w.id("relay-b"), w.keys.at("relay-b"));
+    refused_with(p.push({b1[0], a3[0]}));
+  });
+  // A device of B the server has no certificate for.
+  guard([&] {
+    Peer p;
+    p.login(w.port, w.id("relay-b"), w.keys.at("relay-b"));
+    refused_with(p.push(ghost));
+  });
+  CHECK(w.server_wm().count(w.id("a3")) == 0);
+  CHECK(w.server_wm().count(w.id("b1")) == 0);
+  CHECK(w.server_wm().count(w.id("b-ghost")) == 0);
+
+  // The controls: B's relay forwards b1's event, and the province's relay
+  // (it carries A and B) forwards a3's, so the refusals above were for the
+  // unit alone.
+  guard(
+      [&] {
+        Peer p;
+        p.login(w.port, w.id("relay-b"), w.keys.at("relay-b"));
+        auto r = p.push(b1);
+        INFO(r.dump());
+        REQUIRE(r.value("_type", 0) == int(wire::kAck));
+        CHECK(r["watermarks"].value(w.id("b1"), int64_t{-1}) == 1);
+      },
+      {{w.id("b1"), 1}});
+  guard(
+      [&] {
+        Peer p;
+        auto wel = p.login(w.port, w.id("server"), w.keys.at("server"));
+        CHECK(wel["watermarks"].contains(w.id("a1")));
+        auto r = p.push(a3);
+        INFO(r.dump());
+        REQUIRE(r.value("_type", 0) == int(wire::kAck));
+        CHECK(r["watermarks"].value(w.id("a3"), int64_t{-1}) == 1);
+      },
+      {{w.id("a3"), 1}});
+  CHECK(w.server_quarantine() == 0);
+}
+
 TEST_CASE("store: a PostgreSQL store that cannot be reached is an I/O error naming no password", "[store]") {
   auto s = engine::Store::open("postgresql://hoso:s3cret@/hoso?host=/nonexistent-hoso-socket-dir&password=other");
   REQUIRE(!s);
