@@ -1219,6 +1219,104 @@ TEST_CASE("sync: a relay pushing events of a device it does not carry is refused
   CHECK(w.server_quarantine() == 0);
 }
 
+// docs/SECURITY.md threat 12, over the wire: attachment bytes are checked
+// against the hash the event signed, whatever the uploader declares.
+TEST_CASE("sync: an ATT_PUT whose bytes do not match their hash is refused and nothing of it is kept", "[sync]") {
+  SyncWorld w;
+  w.start();
+  Guard guard{w};
+  std::string real(40000, '\0');
+  for (size_t i = 0; i < real.size(); ++i) real[i] = static_cast<char>(i * 7919 % 251);
+  std::string forged = real;
+  forged[30000] ^= 1;  // in the second chunk
+  const std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(real)));
+  const auto size = static_cast<int64_t>(real.size());
+  {
+    auto s = engine::Store::open(w.db("a2"));
+    REQUIRE(s);
+    engine::ReceiveRequest r{"1.001193", "Người nộp", {{"cccd", "001201000001"}, {"child_name", "Bé"}, {"birth_date", "2026-02-20"}},
+                             {{"scan.pdf", real}}};
+    w.clock += 60;
+    REQUIRE(s->receive(w.keys.at("a-receiver"), w.keys.at("a2"), r, w.clock));
+  }
+  // The event by hand, so that the server references the scan but holds none of it.
+  {
+    Peer p;
+    p.login(w.port, w.id("a2"), w.keys.at("a2"));
+    auto r = p.push(w.log("a2"));
+    REQUIRE(r.value("_type", 0) == int(wire::kAck));
+  }
+  auto server_has = [&](int64_t have, int64_t declared) {
+    auto s = engine::Store::open(w.server_db, false);
+    REQUIRE(s);
+    auto ref = s->attachment_referenced(h);
+    REQUIRE(ref);
+    REQUIRE(*ref);
+    auto p = s->attachment_progress(h);
+    REQUIRE(p);
+    CHECK(p->first == have);
+    CHECK(p->second == declared);
+    auto data = s->attachment(h);
+    CHECK(bool(data) == (have == declared));
+    if (data) CHECK(*data == real);
+  };
+  server_has(0, -1);
+  auto put = [&](Peer& p, int64_t offset, std::string_view bytes) {
+    json hd = json::object();
+    hd["hash"] = h;
+    hd["size"] = size;
+    hd["offset"] = offset;
+    p.send(wire::kAttPut, wire::message(hd, bytes));
+    return p.reply();
+  };
+  auto mismatch = [&](const json& r) {
+    INFO(r.dump());
+    CHECK(r.value("_type", 0) == int(wire::kError));
+    CHECK(error_of(r).find("content does not match its hash (discarded)") != std::string::npos);
+  };
+
+  // All the forged bytes in one ATT_PUT.
+  guard([&] {
+    Peer p;
+    p.login(w.port, w.id("a2"), w.keys.at("a2"));
+    mismatch(put(p, 0, forged));
+  });
+  server_has(0, -1);
+  // A true first chunk, held, then a forged rest: the partial copy goes too.
+  guard([&] {
+    Peer p;
+    p.login(w.port, w.id("a2"), w.keys.at("a2"));
+    auto first = put(p, 0, std::string_view(real).substr(0, 16384));
+    INFO(first.dump());
+    REQUIRE(first.value("_type", 0) == int(wire::kAttState));
+    CHECK(first.value("have", int64_t{-1}) == 16384);
+    server_has(16384, size);
+    mismatch(put(p, 16384, std::string_view(forged).substr(16384)));
+  });
+  server_has(0, -1);
+
+  // The true bytes afterwards, in two chunks: kept, and the laptop has
+  // nothing left to send.
+  {
+    Peer p;
+    p.login(w.port, w.id("a2"), w.keys.at("a2"));
+    auto r1 = put(p, 0, std::string_view(real).substr(0, 16384));
+    REQUIRE(r1.value("_type", 0) == int(wire::kAttState));
+    auto r2 = put(p, 16384, std::string_view(real).substr(16384));
+    INFO(r2.dump());
+    REQUIRE(r2.value("_type", 0) == int(wire::kAttState));
+    CHECK(r2.value("have", int64_t{-1}) == size);
+  }
+  server_has(size, size);
+  auto again = sync::sync_once(w.client("a2", w.port));
+  INFO((again ? std::string("ok") : again.error().message));
+  REQUIRE(again);
+  CHECK(again->attachments_pending == 0);
+  CHECK(again->pushed == 0);
+  server_has(size, size);
+  CHECK(w.still_serving());
+}
+
 TEST_CASE("store: a PostgreSQL store that cannot be reached is an I/O error naming no password", "[store]") {
   auto s = engine::Store::open("postgresql://hoso:s3cret@/hoso?host=/nonexistent-hoso-socket-dir&password=other");
   REQUIRE(!s);
