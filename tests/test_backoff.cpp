@@ -22,7 +22,7 @@ std::vector<double> waits(Backoff& b, int n) {
 
 }  // namespace
 
-TEST_CASE("backoff: every wait lies in [0.5, 1] of a ceiling that doubles from the initial wait to the cap and stays there", "[sync][backoff]") {
+TEST_CASE("backoff: every wait lies in [0.5, 1] of a ceiling that doubles from the initial wait to the cap and stays there", "[backoff]") {
   Backoff b(1.0, 300.0, Backoff::seeded(42));
   double expect = 1.0;
   for (int k = 1; k <= 2000; ++k) {
@@ -44,7 +44,7 @@ TEST_CASE("backoff: every wait lies in [0.5, 1] of a ceiling that doubles from t
   CHECK(ceilings == std::vector<double>{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300});
 }
 
-TEST_CASE("backoff: the jitter's extremes are exactly half the ceiling and the ceiling, whatever the seam returns", "[sync][backoff]") {
+TEST_CASE("backoff: the jitter's extremes are exactly half the ceiling and the ceiling, whatever the seam returns", "[backoff]") {
   double next = 0;
   Backoff b(1.0, 300.0, [&next] { return next; });
   next = 0.0;
@@ -63,7 +63,7 @@ TEST_CASE("backoff: the jitter's extremes are exactly half the ceiling and the c
   CHECK(w == 16.0);
 }
 
-TEST_CASE("backoff: many failures in a row keep retrying at the cap and spread their waits over its range", "[sync][backoff]") {
+TEST_CASE("backoff: many failures in a row keep retrying at the cap and spread their waits over its range", "[backoff]") {
   Backoff b(1.0, 300.0, Backoff::seeded(7));
   auto all = waits(b, 10000);
   REQUIRE(all.size() == 10000);
@@ -78,7 +78,7 @@ TEST_CASE("backoff: many failures in a row keep retrying at the cap and spread t
   for (double w : all) CHECK(std::isfinite(w));
 }
 
-TEST_CASE("backoff: a success starts the next failure from the initial wait again", "[sync][backoff]") {
+TEST_CASE("backoff: a success starts the next failure from the initial wait again", "[backoff]") {
   Backoff b(1.0, 300.0, Backoff::seeded(3));
   (void)waits(b, 50);
   REQUIRE(b.ceiling() == 300.0);
@@ -96,7 +96,7 @@ TEST_CASE("backoff: a success starts the next failure from the initial wait agai
   CHECK(w <= 2.0);
 }
 
-TEST_CASE("backoff: two seeds give two different jitters and one seed gives the same one", "[sync][backoff]") {
+TEST_CASE("backoff: two seeds give two different jitters and one seed gives the same one", "[backoff]") {
   Backoff a(1.0, 300.0, Backoff::seeded(1)), a2(1.0, 300.0, Backoff::seeded(1)), b(1.0, 300.0, Backoff::seeded(2));
   auto wa = waits(a, 20), wa2 = waits(a2, 20), wb = waits(b, 20);
   CHECK(wa == wa2);
@@ -110,7 +110,7 @@ TEST_CASE("backoff: two seeds give two different jitters and one seed gives the 
   CHECK(w1 != w2);
 }
 
-TEST_CASE("backoff: other initial waits and caps, and a cap below the initial wait", "[sync][backoff]") {
+TEST_CASE("backoff: other initial waits and caps, and a cap below the initial wait", "[backoff]") {
   Backoff b(0.25, 1.0, Backoff::seeded(9));
   std::vector<double> ceilings;
   for (int k = 0; k < 5; ++k) {
@@ -133,7 +133,7 @@ TEST_CASE("backoff: other initial waits and caps, and a cap below the initial wa
   CHECK(z.ceiling() == 2.0);
 }
 
-TEST_CASE("backoff: the defaults are PROTOCOL 13.7's, a ceiling doubling from 2 s up to 300 s", "[sync][backoff]") {
+TEST_CASE("backoff: the defaults are PROTOCOL 13.7's, a ceiling doubling from 2 s up to 300 s", "[backoff]") {
   Backoff d;  // its jitter from std::random_device: only the bounds are known
   std::vector<double> ceilings;
   for (int k = 0; k < 12; ++k) {

@@ -16,6 +16,7 @@
 
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/engine/event.hpp"
+#include "hoso/sync/backoff.hpp"
 #include "hoso/sync/sync.hpp"
 #include "wire.hpp"
 
@@ -506,17 +507,15 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   std::thread relay;
   if (!opt.upstream.empty()) {
     relay = std::thread([&] {
-      double backoff = 1;
-      std::mt19937_64 rng(std::random_device{}());
+      Backoff backoff;  // PROTOCOL §13.7, the same policy as `hoso sync --watch`
       while (!stop.load()) {
         auto r = relay_once(opt.store_path, opt.upstream, *opt.key, opt.cert, opt.limits, opt.now);
         double wait = opt.relay_interval_seconds;
         if (!r) {
-          srv.log_line("upstream " + opt.upstream + ": " + r.error().message + "; retrying");
-          backoff = std::min(backoff * 2, 300.0);
-          wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
+          wait = backoff.next_failure();
+          srv.log_line("upstream " + opt.upstream + ": " + r.error().message + "; retrying in " + std::to_string(static_cast<int64_t>(wait + 0.5)) + " s");
         } else {
-          backoff = 1;
+          backoff.success();
           if (r->pushed || r->pulled) srv.log_line("upstream " + opt.upstream + ": forwarded " + std::to_string(r->pushed) + ", pulled " + std::to_string(r->pulled));
         }
         for (double w = 0; w < wait && !stop.load(); w += 0.1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
