@@ -1317,6 +1317,62 @@ TEST_CASE("sync: an ATT_PUT whose bytes do not match their hash is refused and n
   CHECK(w.still_serving());
 }
 
+// docs/SECURITY.md threat 13: ATT_QUERY tells whether the server holds an
+// attachment only to peers that could fetch it (ATT_GET's rule) or that
+// uploaded its event; to anyone else a held scan reads as not held, so a
+// device of another commune cannot probe which documents the province has.
+TEST_CASE("sync: ATT_QUERY answers only peers whose units hold the dossier, or its own uploader", "[sync]") {
+  SyncWorld w;
+  w.person("b1", engine::CertKind::device, B, {}, 1);
+  w.person("relay-b", engine::CertKind::server, B, {});
+  {
+    auto s = engine::Store::open(w.server_db);
+    REQUIRE(s);
+    REQUIRE(s->ingest(std::vector<crypto::SignedItem>{w.certs.at("b1"), w.certs.at("relay-b")}, w.t0));
+  }
+  w.start();
+  Guard guard{w};
+  std::string scan(30000, '\0');
+  for (size_t i = 0; i < scan.size(); ++i) scan[i] = static_cast<char>(i * 31 % 253);
+  const std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(scan)));
+  const auto size = static_cast<int64_t>(scan.size());
+  {
+    auto s = engine::Store::open(w.db("a2"));
+    REQUIRE(s);
+    engine::ReceiveRequest r{"1.001193", "Người nộp", {{"cccd", "001201000001"}, {"child_name", "Bé"}, {"birth_date", "2026-02-20"}},
+                             {{"scan.pdf", scan}}};
+    w.clock += 60;
+    REQUIRE(s->receive(w.keys.at("a-receiver"), w.keys.at("a2"), r, w.clock));
+  }
+  auto up = sync::sync_once(w.client("a2", w.port));
+  INFO((up ? std::string("ok") : up.error().message));
+  REQUIRE(up);
+  REQUIRE(up->attachments_pending == 0);
+  auto query = [&](const std::string& label, const std::string& hash) {
+    Peer p;
+    p.login(w.port, w.id(label), w.keys.at(label));
+    json hd = json::object();
+    hd["hash"] = hash;
+    p.send(wire::kAttQuery, wire::message(hd));
+    auto r = p.reply();
+    INFO(label << ": " << r.dump());
+    REQUIRE(r.value("_type", 0) == int(wire::kAttState));
+    CHECK(r.value("hash", std::string()) == hash);
+    return std::pair<int64_t, int64_t>{r.value("have", int64_t{-99}), r.value("size", int64_t{-99})};
+  };
+  using P2 = std::pair<int64_t, int64_t>;
+  guard([&] {
+    CHECK(query("a2", h) == P2{size, size});      // its uploader
+    CHECK(query("a1", h) == P2{size, size});      // a laptop of the holding commune
+    CHECK(query("server", h) == P2{size, size});  // the province's relay carries commune A
+    CHECK(query("b1", h) == P2{0, -1});           // another commune's laptop: as if not held
+    CHECK(query("relay-b", h) == P2{0, -1});      // another commune's relay
+    const std::string unknown = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(std::string("nothing"))));
+    CHECK(query("a1", unknown) == P2{0, -1});
+  });
+  CHECK(w.still_serving());
+}
+
 TEST_CASE("store: a PostgreSQL store that cannot be reached is an I/O error naming no password", "[store]") {
   auto s = engine::Store::open("postgresql://hoso:s3cret@/hoso?host=/nonexistent-hoso-socket-dir&password=other");
   REQUIRE(!s);
