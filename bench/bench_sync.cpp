@@ -27,6 +27,8 @@
 //     connections (handshake done, then silence) are open to it, and VmHWM;
 //     with the number of events in the server store (--backlog B tops the
 //     store up to B events with one more device before this step).
+#include <utility>  // before Asio with Boost 1.74 and g++ 12
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -61,6 +63,7 @@
 #include "hoso/engine/store.hpp"
 #include "hoso/sync/flaky_link.hpp"
 #include "hoso/sync/sync.hpp"
+#include "wire.hpp"
 
 namespace fs = std::filesystem;
 using namespace hoso;
@@ -240,6 +243,54 @@ long long store_events(const std::string& path) {
   long long n = 0;
   for (const auto& [d, seq] : w) n += seq;
   return n;
+}
+
+// One device's log pushed by hand over the wire (TLS, HELLO, then PUSH
+// batches of pre-compressed records, each waiting for its ACK): the client
+// side of a session reduced to what it must do, so that the server's share of
+// the machine is what the figure measures. Returns "" or what went wrong.
+std::string push_by_hand(uint16_t port, const crypto::SigningKey& key, const std::string& device,
+                         const std::vector<std::string>& batches) {
+  namespace asio = boost::asio;
+  using namespace sync::wire;
+  try {
+    asio::io_context io;
+    auto ctx = client_context();
+    Stream s{io, *ctx};
+    s.lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    s.handshake(asio::ssl::stream_base::client);
+    auto e = exporter(s);
+    if (!e) return e.error().message;
+    std::string err;
+    auto session = [&]() -> awaitable<void> {
+      const auto t = std::chrono::seconds(60);
+      nlohmann::json h = nlohmann::json::object();
+      h["v"] = kProtocolVersion;
+      h["device"] = device;
+      h["proof"] = crypto::to_hex(key.sign(kSessionDomain, *e));
+      auto st = co_await write_frame(s, kHello, message(h), t);
+      if (!st) { err = st.error().message; co_return; }
+      auto f = co_await read_frame(s, t);
+      if (!f || f->type != kWelcome) { err = f ? "no WELCOME" : f.error().message; co_return; }
+      for (const auto& b : batches) {
+        st = co_await write_frame(s, kPush, message(nlohmann::json::object(), b), t);
+        if (!st) { err = st.error().message; co_return; }
+        f = co_await read_frame(s, t);
+        if (!f) { err = f.error().message; co_return; }
+        if (f->type != kAck) {
+          auto m = parse_message(f->payload);
+          err = "no ACK: " + (m ? m->first.dump() : std::string("?"));
+          co_return;
+        }
+      }
+      co_await write_frame(s, kBye, message(nlohmann::json::object()), t);
+    };
+    asio::co_spawn(io, session(), asio::detached);
+    io.run();
+    return err;
+  } catch (const std::exception& x) {
+    return x.what();
+  }
 }
 
 }  // namespace
@@ -555,6 +606,63 @@ int main(int argc, char** argv) {
   iline("event_message_size", static_cast<long long>(msg_len), "bytes");
   line("sodium_verify_rate", sodium_rate, "verifications/s (one core)", 0);
   line("ingest_vs_sodium_ratio", ingest_rate / (sodium_rate / 2), "(ingest_rate / (sodium_rate/2))");
+
+  // 1b. The server's share alone: the same logs pushed by hand to a fresh
+  // store, every device at once, the batches compressed beforehand.
+  double push_only_rate = 0;
+  {
+    const std::string db2 = dir + "/push-only-server.db";
+    {
+      auto s = must(engine::Store::open_server(db2, root.public_key()), "open push-only server store");
+      must(s.ingest(items, t0), "ingest province items on the push-only server");
+    }
+    struct Job {
+      std::string device;
+      std::vector<std::string> batches;
+    };
+    std::vector<Job> jobs;
+    for (const auto& d : devs) {
+      auto s = must(engine::Store::open(d.db, false), "open device store");
+      auto log = must(s.device_log(s.device_cert_id(), 0, 1000000), "device_log");
+      Job j;
+      j.device = s.device_cert_id();
+      std::string raw;
+      auto flush = [&] {
+        if (raw.empty()) return;
+        j.batches.push_back(must(sync::compress(raw), "compress"));
+        raw.clear();
+      };
+      for (const auto& e : log) {
+        if (!raw.empty() && raw.size() + e.bytes.size() + 12 > sync::Limits{}.batch_bytes) flush();
+        sync::wire::put_record(raw, 0, e.bytes);
+      }
+      flush();
+      jobs.push_back(std::move(j));
+    }
+    sync::ServerOptions o2 = so;
+    o2.store_path = db2;
+    Server srv2(o2);
+    std::vector<std::string> errs(jobs.size());
+    auto t1 = Clock::now();
+    {
+      std::vector<std::thread> ts;
+      for (size_t i = 0; i < jobs.size(); ++i)
+        ts.emplace_back([&, i] { errs[i] = push_by_hand(srv2.port, *devs[i].key, jobs[i].device, jobs[i].batches); });
+      for (auto& t : ts) t.join();
+    }
+    const double s1 = secs_since(t1);
+    for (size_t i = 0; i < errs.size(); ++i)
+      if (!errs[i].empty()) die("push-only device " + std::to_string(i) + ": " + errs[i]);
+    const long long got = store_events(db2);
+    if (got != total_events) die("push-only: the server holds " + std::to_string(got) + " events, not " + std::to_string(total_events));
+    push_only_rate = static_cast<double>(total_events) / s1;
+    line("push_only_time", s1, "s");
+    line("push_only_rate", push_only_rate, "events/s (logs pushed by hand, no pull: the server's share)", 0);
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const double machine_limit = cores * sodium_rate / 2;
+  line("machine_verify_limit", machine_limit, "events/s (cores x sodium_rate / 2)", 0);
+  line("push_only_vs_machine_ratio", push_only_rate / machine_limit, "(push_only_rate / machine_verify_limit)");
 
   // 2. Bytes on the wire per event.
   const double wire = pushed ? static_cast<double>(sent) / static_cast<double>(pushed) : 0;

@@ -223,17 +223,39 @@ Error error(sqlite3* db, int rc, std::string_view context) {
 
 // ---- Db ----
 
+// Idle compiled statements of one SQLite connection, by SQL text. A Stmt
+// gives its statement back here when destroyed (reset, bindings cleared);
+// the Db finalizes them all before it closes, and from then on a Stmt that
+// outlives it finalizes its own.
+struct StmtCache {
+  static constexpr size_t kMaxIdle = 128;  // a store uses a few dozen distinct statements
+  bool open = true;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+  void finalize_all() {
+    for (auto& [sql, st] : idle) sqlite3_finalize(st);
+    idle.clear();
+  }
+};
+
 Db::Db() = default;
-Db::~Db() {
+void Db::close() {
+  if (cache_) {
+    cache_->finalize_all();
+    cache_->open = false;
+    cache_.reset();
+  }
   if (db_) sqlite3_close_v2(db_);
+  db_ = nullptr;
 }
-Db::Db(Db&& o) noexcept : db_(o.db_), pg_(std::move(o.pg_)) { o.db_ = nullptr; }
+Db::~Db() { close(); }
+Db::Db(Db&& o) noexcept : db_(o.db_), pg_(std::move(o.pg_)), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
-    if (db_) sqlite3_close_v2(db_);
+    close();
     db_ = o.db_;
     o.db_ = nullptr;
     pg_ = std::move(o.pg_);
+    cache_ = std::move(o.cache_);
   }
   return *this;
 }
@@ -252,6 +274,7 @@ Result<Db> Db::open(const std::string& path, bool create, bool readonly) {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 10000);
+  db.cache_ = std::make_shared<StmtCache>();
   return db;
 }
 
@@ -299,19 +322,35 @@ int64_t Db::changes() const { return pg_ ? pg_->changes : sqlite3_changes64(db_)
 // ---- Stmt ----
 
 Stmt::Stmt() = default;
-Stmt::~Stmt() {
-  if (st_) sqlite3_finalize(st_);
+void Stmt::release() {
+  if (!st_) return;
+  if (cache_ && cache_->open && cache_->idle.size() < StmtCache::kMaxIdle) {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+    cache_->idle.emplace(sqlite3_sql(st_), st_);
+  } else {
+    sqlite3_finalize(st_);
+  }
+  st_ = nullptr;
+  cache_.reset();
 }
+Stmt::~Stmt() { release(); }
 Stmt::Stmt(Stmt&& o) noexcept
-    : db_(o.db_), st_(o.st_), pg_(std::move(o.pg_)), pending_(std::move(o.pending_)), bind_failed_(o.bind_failed_) {
+    : db_(o.db_),
+      st_(o.st_),
+      cache_(std::move(o.cache_)),
+      pg_(std::move(o.pg_)),
+      pending_(std::move(o.pending_)),
+      bind_failed_(o.bind_failed_) {
   o.st_ = nullptr;
 }
 Stmt& Stmt::operator=(Stmt&& o) noexcept {
   if (this != &o) {
-    if (st_) sqlite3_finalize(st_);
+    release();
     db_ = o.db_;
     st_ = o.st_;
     o.st_ = nullptr;
+    cache_ = std::move(o.cache_);
     pg_ = std::move(o.pg_);
     pending_ = std::move(o.pending_);
     bind_failed_ = o.bind_failed_;
@@ -333,7 +372,16 @@ Result<Stmt> Stmt::prepare(const Db& db, std::string_view sql) {
     return s;
   }
   s.db_ = db.get();
-  int rc = sqlite3_prepare_v2(db.get(), sql.data(), static_cast<int>(sql.size()), &s.st_, nullptr);
+  s.cache_ = db.cache_;
+  if (db.cache_) {
+    auto it = db.cache_->idle.find(std::string(sql));
+    if (it != db.cache_->idle.end()) {
+      s.st_ = it->second;
+      db.cache_->idle.erase(it);
+      return s;
+    }
+  }
+  int rc = sqlite3_prepare_v3(db.get(), sql.data(), static_cast<int>(sql.size()), db.cache_ ? SQLITE_PREPARE_PERSISTENT : 0, &s.st_, nullptr);
   if (rc != SQLITE_OK) return error(db.get(), rc, "prepare");
   return s;
 }

@@ -42,6 +42,7 @@ Error error(sqlite3* db, int rc, std::string_view context);
 
 struct PgConn;  // libpq state (sql.cpp)
 struct PgStmt;
+struct StmtCache;  // SQLite statements kept compiled between uses (sql.cpp)
 
 class Db {
  public:
@@ -70,8 +71,10 @@ class Db {
 
  private:
   friend class Stmt;
+  void close();
   sqlite3* db_ = nullptr;
   std::unique_ptr<PgConn> pg_;
+  std::shared_ptr<StmtCache> cache_;
 };
 
 class Stmt {
@@ -83,8 +86,11 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
-  // SQLite compiles here (errors now); PostgreSQL prepares on the first step,
-  // once the parameter types are known, and keeps it per connection.
+  // SQLite compiles here (errors now), or takes an idle compiled copy of the
+  // same SQL that an earlier Stmt of this connection gave back when it was
+  // destroyed (so a statement prepared per dossier or per event is compiled
+  // once per connection, not each time); PostgreSQL prepares on the first
+  // step, once the parameter types are known, and keeps it per connection.
   static Result<Stmt> prepare(const Db& db, std::string_view sql);
 
   // Binding (1-based); chainable. Errors surface at step().
@@ -116,8 +122,10 @@ class Stmt {
   bool is_null(int col) const;
 
  private:
+  void release();
   sqlite3* db_ = nullptr;
   sqlite3_stmt* st_ = nullptr;
+  std::shared_ptr<StmtCache> cache_;  // where st_ goes back to, while its Db lives
   std::unique_ptr<PgStmt> pg_;
   Error pending_{Errc::internal, {}};
   bool bind_failed_ = false;
