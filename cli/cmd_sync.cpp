@@ -59,7 +59,7 @@ void draw_progress(const sync::ClientOptions::Progress& p, bool tty) {
 void register_sync(CLI::App& app) {
   {  // serve
     auto* cmd = app.add_subcommand("serve", "Sync server for laptops (and relays)");
-    struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file, http, http_port_file; size_t per_address = sync::Limits{}.max_sessions_per_address; };
+    struct O { Common c; std::string data, root, key, cert, listen, store, upstream, port_file, http, http_port_file; size_t per_address = sync::Limits{}.max_sessions_per_address; unsigned threads = 0; };
     auto o = std::make_shared<O>();
     cmd->add_option("--data", o->data, "Data folder (the SQLite store lives here unless --store)")->required();
     cmd->add_option("--root", o->root, "The province's root.pub")->required();
@@ -71,6 +71,8 @@ void register_sync(CLI::App& app) {
     cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening");
     cmd->add_option("--max-per-address", o->per_address,
                     "Concurrent connections from one peer address (default 128; 0: no limit)");
+    cmd->add_option("--threads", o->threads, "Threads serving sessions (default 0: one per core, at least two)")
+        ->check(CLI::Range(0u, 256u));
     cmd->add_option("--http", o->http, "Read-only dashboard on HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port)");
     cmd->add_option("--http-port-file", o->http_port_file, "Write the dashboard's bound port here once listening");
     add_common(cmd, o->c, true);
@@ -94,6 +96,7 @@ void register_sync(CLI::App& app) {
       so.now = clock_fn();
       so.upstream = o->upstream;
       so.limits.max_sessions_per_address = o->per_address;
+      so.threads = o->threads;
       so.on_listening = [o](uint16_t port) {
         std::cerr << "hoso serve: listening on port " << port << std::endl;
         if (!o->port_file.empty()) (void)crypto::write_file_atomic(o->port_file, std::to_string(port) + "\n");

@@ -32,8 +32,13 @@ q key new --out A1.key --kdf interactive
 q authority certify --dir prov --pub A1.key.pub --kind device --name "Máy A1" --unit $A --slot 1 --out A1.cert
 q key new --out srv.key --kdf interactive
 q authority certify --dir prov --pub srv.key.pub --kind server --name "Máy chủ tỉnh" --unit $P --out srv.cert
-# Every idle connection below comes from 127.0.0.1: no per-address cap here.
-start_server --max-per-address 0
+expect_fail 2 "$HOSO" serve --data srv --root prov/root.pub --key srv.key --cert srv.cert --listen 127.0.0.1:0 --threads 1000
+error_says "--threads"
+# Every idle connection below comes from 127.0.0.1: no per-address cap here;
+# and one thread serves them all (--threads 1: the process has no other).
+start_server --max-per-address 0 --threads 1
+tasks() { ls "/proc/$SRV_PID/task" | wc -l; }
+[[ $(tasks) == 1 ]] || fail "hoso serve --threads 1 runs $(tasks) threads"
 expect_ok "$HOSO" publish --data srv p.cert a.cert A1.cert srv.cert
 expect_ok "$HOSO" init --db A1.db --root prov/root.pub --device-key A1.key --device-cert A1.cert
 
@@ -74,7 +79,8 @@ server_alive
 stop_server
 
 # --- one address flooding: 20 connections from 127.0.0.2, a cap of 8
-start_server --max-per-address 8
+start_server --max-per-address 8 --threads 6
+(( $(tasks) >= 6 )) || fail "hoso serve --threads 6 runs $(tasks) threads"
 python3 - "$SRV_PORT" 20 <<'PY' &
 import os, socket, ssl, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
