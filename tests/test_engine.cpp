@@ -74,75 +74,167 @@ TEST_CASE("a public key file with a non-string format is an error, not a crash",
 #include "../cli/defaults.hpp"
 #include "hoso/engine/store.hpp"
 
-TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") {
-  namespace fs = std::filesystem;
-  std::string dir = (fs::temp_directory_path() / "hoso-equiv-XXXXXX").string();
-  REQUIRE(::mkdtemp(dir.data()));
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() { fs::remove_all(d); }
-  } cleanup{dir};
-  auto t0 = engine::parse_iso8601("2026-03-02T09:00:00+07:00");
-  REQUIRE(t0);
-  auto root = crypto::SigningKey::generate();
-  auto officer = crypto::SigningKey::generate();
-  auto device = crypto::SigningKey::generate();
+namespace {
+namespace fs = std::filesystem;
+
+struct TempDir {
+  std::string d = (fs::temp_directory_path() / "hoso-engine-XXXXXX").string();
+  TempDir() { REQUIRE(::mkdtemp(d.data())); }
+  ~TempDir() { fs::remove_all(d); }
+};
+
+// One commune U1 with a receiver and one laptop: the root-signed items a
+// store needs, and the laptop's certificate.
+struct Commune {
+  crypto::SigningKey root = crypto::SigningKey::generate();
+  crypto::SigningKey officer = crypto::SigningKey::generate();
+  crypto::SigningKey device = crypto::SigningKey::generate();
+  int64_t t0 = *engine::parse_iso8601("2026-03-02T09:00:00+07:00");
   std::vector<crypto::SignedItem> items;
-  engine::CertRequest u;
-  u.kind = engine::CertKind::unit;
-  u.name = "Xã";
-  u.unit = "U1";
-  u.issued_at = *t0 - 86400;
-  items.push_back(*engine::issue_certificate(root, u));
-  engine::CertRequest o = u;
-  o.kind = engine::CertKind::officer;
-  o.roles = {"receiver"};
-  o.pub = officer.public_key();
-  items.push_back(*engine::issue_certificate(root, o));
-  engine::CertRequest dv = u;
-  dv.kind = engine::CertKind::device;
-  dv.slot = 1;
-  dv.pub = device.public_key();
-  auto dcert = engine::issue_certificate(root, dv);
-  REQUIRE(dcert);
-  items.push_back(*dcert);
-  items.push_back(*engine::sign_document(root, engine::kTypeProcedure, *crypto::parse_json_strict(cli::defaults::kProcedure), *t0));
-  items.push_back(*engine::sign_document(root, engine::kTypeCalendar, *crypto::parse_json_strict(cli::defaults::kCalendar2026), *t0));
-  auto sealed = crypto::seal_key_file(device, "d", "pw", crypto::Kdf::interactive);
-  REQUIRE(sealed);
-  std::string key(sealed->begin(), sealed->end());
+  crypto::SignedItem dcert;
+  std::string key;  // the laptop's sealed key file
+
+  Commune() {
+    engine::CertRequest u;
+    u.kind = engine::CertKind::unit;
+    u.name = "Xã";
+    u.unit = "U1";
+    u.issued_at = t0 - 86400;
+    items.push_back(*engine::issue_certificate(root, u));
+    engine::CertRequest o = u;
+    o.kind = engine::CertKind::officer;
+    o.roles = {"receiver"};
+    o.pub = officer.public_key();
+    items.push_back(*engine::issue_certificate(root, o));
+    engine::CertRequest dv = u;
+    dv.kind = engine::CertKind::device;
+    dv.slot = 1;
+    dv.pub = device.public_key();
+    auto c = engine::issue_certificate(root, dv);
+    REQUIRE(c);
+    dcert = *c;
+    items.push_back(dcert);
+    items.push_back(*engine::sign_document(root, engine::kTypeProcedure, *crypto::parse_json_strict(cli::defaults::kProcedure), t0));
+    items.push_back(*engine::sign_document(root, engine::kTypeCalendar, *crypto::parse_json_strict(cli::defaults::kCalendar2026), t0));
+    auto sealed = crypto::seal_key_file(device, "d", "pw", crypto::Kdf::interactive);
+    REQUIRE(sealed);
+    key.assign(sealed->begin(), sealed->end());
+  }
+
+  engine::Store laptop(const std::string& path) {
+    auto s = engine::Store::create_device(path, root.public_key(), dcert, key, "");
+    REQUIRE(s);
+    REQUIRE(s->ingest(items, t0));
+    return std::move(*s);
+  }
+  engine::Store server(const std::string& path) {
+    auto s = engine::Store::open_server(path, root.public_key());
+    REQUIRE(s);
+    REQUIRE(s->ingest(items, t0));
+    return std::move(*s);
+  }
+  engine::ReceiveRequest dossier(const std::string& name) const {
+    return {"1.001193", name, {{"cccd", "1"}, {"child_name", name}, {"birth_date", "2026-02-01"}}, {}};
+  }
+};
+}  // namespace
+
+TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") {
+  TempDir tmp;
+  Commune c;
+  const std::string& dir = tmp.d;
+  const auto& officer = c.officer;
+  const auto& device = c.device;
+  const int64_t t0 = c.t0;
+  std::map<std::string, std::string> fields = c.dossier("B").fields;
   // The same laptop twice: a restored copy that signed on without pulling.
-  auto a = engine::Store::create_device(dir + "/a.db", root.public_key(), *dcert, key, "");
-  auto b = engine::Store::create_device(dir + "/b.db", root.public_key(), *dcert, key, "");
-  REQUIRE(a);
-  REQUIRE(b);
-  REQUIRE(a->ingest(items, *t0));
-  REQUIRE(b->ingest(items, *t0));
-  std::map<std::string, std::string> fields{{"cccd", "1"}, {"child_name", "B"}, {"birth_date", "2026-02-01"}};
-  REQUIRE(a->receive(officer, device, {"1.001193", "An", fields, {}}, *t0));
-  REQUIRE(b->receive(officer, device, {"1.001193", "Bình", fields, {}}, *t0 + 60));
-  auto other = b->device_log(b->device_cert_id(), 0, 10);
+  auto a = c.laptop(dir + "/a.db"), b = c.laptop(dir + "/b.db");
+  REQUIRE(a.receive(officer, device, {"1.001193", "An", fields, {}}, t0));
+  REQUIRE(b.receive(officer, device, {"1.001193", "Bình", fields, {}}, t0 + 60));
+  auto other = b.device_log(b.device_cert_id(), 0, 10);
   REQUIRE(other);
   REQUIRE(other->size() == 1);
-  auto r = a->ingest(*other, *t0 + 120);
+  auto r = a.ingest(*other, t0 + 120);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == crypto::Errc::conflict);
   CHECK(r.error().message.find("equivocation") != std::string::npos);
-  auto wm = a->watermarks();
+  auto wm = a.watermarks();
   REQUIRE(wm);
-  CHECK(wm->at(a->device_cert_id()) == 1);
+  CHECK(wm->at(a.device_cert_id()) == 1);
 
   // Attachments are visible to the units of the dossiers that reference them only.
   engine::ReceiveRequest with{"1.001193", "Chi", fields, {{"scan.pdf", "%PDF scan"}}};
-  REQUIRE(a->receive(officer, device, with, *t0 + 180));
+  REQUIRE(a.receive(officer, device, with, t0 + 180));
   std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(std::string("%PDF scan"))));
   std::vector<std::string> mine{"U1"}, others{"U2"};
-  CHECK(*a->attachment_referenced(h));
-  CHECK(*a->attachment_referenced(h, &mine));
-  CHECK_FALSE(*a->attachment_referenced(h, &others));
-  CHECK_FALSE(*a->attachment_referenced(std::string(64, '0')));
-  auto v = a->verify();
+  CHECK(*a.attachment_referenced(h));
+  CHECK(*a.attachment_referenced(h, &mine));
+  CHECK_FALSE(*a.attachment_referenced(h, &others));
+  CHECK_FALSE(*a.attachment_referenced(std::string(64, '0')));
+  auto v = a.verify();
   CHECK(v.ok());
   REQUIRE(v.warnings.size() == 1);  // the equivocation; the store is otherwise sound
   CHECK(v.warnings[0].find("two different events at sequence 1") != std::string::npos);
+}
+
+TEST_CASE("a server judges a batch as a whole: its own repeats, two events at one sequence, and its order", "[engine][store]") {
+  TempDir tmp;
+  Commune c;
+  // 130 events: more than two of the 64-row statements a batch writes with.
+  auto a = c.laptop(tmp.d + "/a.db"), b = c.laptop(tmp.d + "/b.db");
+  for (int i = 0; i < 130; ++i) REQUIRE(a.receive(c.officer, c.device, c.dossier("A" + std::to_string(i)), c.t0 + i));
+  REQUIRE(b.receive(c.officer, c.device, c.dossier("B"), c.t0));  // the same laptop restored: another event at sequence 1
+  auto log = a.device_log(a.device_cert_id(), 0, 1000);
+  auto other = b.device_log(b.device_cert_id(), 0, 10);
+  REQUIRE(log);
+  REQUIRE(log->size() == 130);
+  REQUIRE(other);
+  REQUIRE(other->size() == 1);
+  auto events_in_feed = [&](const engine::Store& s) {
+    auto f = s.feed({"U1"}, 0, 0, size_t{1} << 30);
+    REQUIRE(f);
+    std::vector<std::string> out;
+    for (const auto& e : f->entries)
+      if (e.event) out.push_back(e.bytes);
+    return out;
+  };
+
+  SECTION("an event repeated inside a batch is stored once, in arrival order") {
+    auto s = c.server(tmp.d + "/s.db");
+    auto batch = *log;
+    batch.insert(batch.begin() + 3, (*log)[2]);
+    batch.push_back((*log)[70]);
+    auto r = s.ingest(batch, c.t0 + 1000);
+    REQUIRE(r);
+    size_t applied = 0, dup = 0;
+    for (const auto& o : *r) (o.outcome == engine::Outcome::applied ? applied : dup) += 1;
+    CHECK(applied == 130);
+    CHECK(dup == 2);
+    CHECK((*r)[3].outcome == engine::Outcome::duplicate);
+    auto feed = events_in_feed(s);
+    REQUIRE(feed.size() == 130);
+    for (size_t i = 0; i < feed.size(); ++i) CHECK(feed[i] == (*log)[i].bytes);
+    CHECK(s.watermarks()->at(a.device_cert_id()) == 130);
+    auto again = s.ingest(*log, c.t0 + 2000);
+    REQUIRE(again);
+    for (const auto& o : *again) CHECK(o.outcome == engine::Outcome::duplicate);
+    auto v = s.verify();
+    CHECK(v.ok());
+    CHECK(v.warnings.empty());
+  }
+  SECTION("two events at one sequence inside a batch refuse the whole batch") {
+    auto s = c.server(tmp.d + "/s.db");
+    std::vector<crypto::SignedItem> batch{(*log)[0], (*log)[1], (*other)[0]};
+    auto r = s.ingest(batch, c.t0 + 1000);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == crypto::Errc::conflict);
+    CHECK(r.error().message.find("equivocation") != std::string::npos);
+    CHECK(events_in_feed(s).empty());
+    CHECK(s.watermarks()->count(a.device_cert_id()) == 0);
+    // Nothing of it stayed behind: the laptop's own log goes in whole.
+    auto ok = s.ingest(*log, c.t0 + 2000);
+    REQUIRE(ok);
+    CHECK(events_in_feed(s).size() == 130);
+    CHECK(s.verify().ok());
+  }
 }

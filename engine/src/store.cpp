@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <set>
+#include <thread>
+#include <variant>
 
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/file.hpp"
@@ -114,6 +115,48 @@ bool is_pg(const Db& db) { return db.backend() == sql::Backend::postgres; }
 std::string units_table(const Db& db, int n) {
   std::string p = "?" + std::to_string(n);
   return is_pg(db) ? "json_array_elements_text(CAST(" + p + " AS json)) AS j(value)" : "json_each(" + p + ") j";
+}
+
+// A value for insert_rows: NULL, an integer, text, or bytes.
+struct Blob {
+  std::string bytes;
+};
+using Value = std::variant<std::monostate, int64_t, std::string, Blob>;
+using Row = std::vector<Value>;
+
+// INSERT `head` VALUES (..),(..) `tail`, up to 64 rows a statement (chunks of
+// a power of two, so few statement texts are compiled and cached): on
+// PostgreSQL one round trip per 64 rows instead of one per row. Rows are
+// inserted in order, so identity and rowid positions follow `rows`.
+Status insert_rows(const Db& db, const std::string& head, const std::string& tail, const std::vector<Row>& rows) {
+  size_t done = 0;
+  while (done < rows.size()) {
+    size_t n = 64;
+    while (n > rows.size() - done) n /= 2;
+    const size_t cols = rows[done].size();
+    std::string sql = head + " VALUES ";
+    for (size_t r = 0; r < n; ++r) {
+      sql += r ? ",(" : "(";
+      for (size_t c = 0; c < cols; ++c) sql += c ? ",?" : "?";
+      sql += ")";
+    }
+    sql += tail;
+    auto st = Stmt::prepare(db, sql);
+    if (!st) return st.error();
+    int i = 1;
+    for (size_t r = done; r < done + n; ++r) {
+      for (const auto& v : rows[r]) {
+        if (auto* x = std::get_if<int64_t>(&v)) st->bind(i, *x);
+        else if (auto* t = std::get_if<std::string>(&v)) st->bind(i, *t);
+        else if (auto* b = std::get_if<Blob>(&v)) st->bind_blob(i, b->bytes);
+        else st->bind_null(i);
+        ++i;
+      }
+    }
+    if (Status r = st->run(); !r) return r;
+    done += n;
+  }
+  return {};
 }
 
 Result<int64_t> query_int(const Db& db, const std::string& sql) {
@@ -322,17 +365,11 @@ struct Store::Impl {
     return r;
   }
 
-  Status note_units(const DossierState& s) {
-    auto st = Stmt::prepare(db, "INSERT INTO dossier_units(code, unit) VALUES(?, ?) ON CONFLICT DO NOTHING");
-    if (!st) return st.error();
+  // The dossier_units rows of a projection: every unit that holds or held it.
+  static void unit_rows(const DossierState& s, std::vector<Row>& out) {
     std::set<std::string> units = {s.unit, s.holder};
     for (const auto& v : s.visits) units.insert(v.unit);
-    for (const auto& u : units) {
-      st->bind(1, s.code).bind(2, u);
-      Status r = st->run();
-      if (!r) return r;
-    }
-    return {};
+    for (const auto& u : units) out.push_back({s.code, u});
   }
 
   Result<int64_t> watermark(const std::string& device) const {
@@ -363,33 +400,26 @@ struct Store::Impl {
     return out;
   }
 
-  Status write_projection(const DossierState& s) {
-    auto st = Stmt::prepare(db,
-                            "INSERT INTO dossiers(code, unit, holder, procedure, version, step, status, applicant, "
-                            "opened_at, received_at, due_at, finished_at, timeliness, state) "
-                            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET unit = excluded.unit, "
-                            "holder = excluded.holder, procedure = excluded.procedure, version = excluded.version, "
-                            "step = excluded.step, status = excluded.status, applicant = excluded.applicant, "
-                            "opened_at = excluded.opened_at, received_at = excluded.received_at, due_at = excluded.due_at, "
-                            "finished_at = excluded.finished_at, timeliness = excluded.timeliness, state = excluded.state");
-    if (!st) return st.error();
+  // The dossiers row of a projection.
+  static Result<Row> projection_row(const DossierState& s) {
     auto state = crypto::canonical_json(state_json(s));
     if (!state) return state.error();
-    Status units = note_units(s);
-    if (!units) return units;
-    st->bind(1, s.code).bind(2, s.unit).bind(3, s.holder).bind(4, s.procedure).bind(5, s.version).bind(6, s.step);
-    st->bind(7, s.status).bind(8, s.applicant).bind(9, s.visits.empty() ? s.received_at : s.visits.front().entered_at);
-    st->bind(10, s.received_at).bind(11, s.due_at).bind(12, s.finished_at).bind(13, s.timeliness).bind(14, *state);
-    return st->run();
+    auto opt = [](const std::optional<int64_t>& v) { return v ? Value(*v) : Value(); };
+    auto opts = [](const std::optional<std::string>& v) { return v ? Value(*v) : Value(); };
+    return Row{s.code, s.unit, s.holder, s.procedure, s.version, s.step, s.status, s.applicant,
+               s.visits.empty() ? Value(s.received_at) : Value(s.visits.front().entered_at), s.received_at, opt(s.due_at),
+               opt(s.finished_at), opts(s.timeliness), std::move(*state)};
   }
 
   // What one ingest call learns as it goes, inside its one transaction: each
   // touched dossier's applied events, parsed once, and its current state, so
   // an event that extends the current chain (nearly every event) is checked
   // and folded from that state instead of re-reading and re-folding the whole
-  // chain; each device's watermark; statements prepared once. Projections and
-  // watermarks are written once per dossier and device, by flush(), before
-  // the commit. It dies with the call, so a rolled-back batch leaves nothing.
+  // chain; each device's watermark and the sequences taken in the range the
+  // batch covers, so duplicates and equivocations are found without a query
+  // per event. Event rows, projections and watermarks are written by flush(),
+  // before the commit, in multi-row statements. It dies with the call, so a
+  // rolled-back batch leaves nothing.
   struct Batch {
     struct Chain {
       DossierEvents events;
@@ -401,24 +431,33 @@ struct Store::Impl {
       int64_t seq = 0;     // the watermark as of this point of the batch
       bool gap = false;    // an event of this batch did not follow on
       bool touched = false;
+      int64_t lo = 1, hi = 0;  // every taken sequence in [lo, hi] is in `taken`
+      std::map<int64_t, std::string> taken;  // sequence -> hash, stored or in this batch
     };
     std::map<std::string, Mark> devices;
-    std::optional<Stmt> dup, ins, ref;
+    std::vector<Row> events;  // rows for the events table, in arrival order
+    std::optional<Stmt> ref;
   };
+
+  Status fold_into(Batch& b, const std::string& code, DossierEvents events) {
+    Batch::Chain c;
+    c.events = std::move(events);
+    if (!c.events.empty()) {
+      auto cur = fold_current(c.events, *reg);
+      if (!cur) return make_error(Errc::internal, "dossier " + code + " as stored does not fold: " + cur.error().message);
+      c.current = std::move(*cur);
+    }
+    b.dossiers.emplace(code, std::move(c));
+    return {};
+  }
 
   Result<Batch::Chain*> chain_of(Batch& b, const std::string& code) {
     auto it = b.dossiers.find(code);
     if (it != b.dossiers.end()) return &it->second;
     auto events = events_of(code);
     if (!events) return events.error();
-    Batch::Chain c;
-    c.events = std::move(*events);
-    if (!c.events.empty()) {
-      auto cur = fold_current(c.events, *reg);
-      if (!cur) return make_error(Errc::internal, "dossier " + code + " as stored does not fold: " + cur.error().message);
-      c.current = std::move(*cur);
-    }
-    return &b.dossiers.emplace(code, std::move(c)).first->second;
+    if (Status st = fold_into(b, code, std::move(*events)); !st) return st.error();
+    return &b.dossiers.find(code)->second;
   }
 
   Result<Batch::Mark*> mark_of(Batch& b, const std::string& device) {
@@ -431,15 +470,100 @@ struct Store::Impl {
     return &b.devices.emplace(device, m).first->second;
   }
 
-  // Writes what the batch changed: one projection per dossier, one watermark
-  // per device (the highest sequence; complete only if no event of the batch
-  // left a gap, and none ever did before).
+  // The hash of the event stored (or batched) at `device`'s sequence `seq`,
+  // or "" if none: from the prefetched range, else one query.
+  Result<std::string> slot(Batch::Mark& m, const std::string& device, int64_t seq) {
+    if (auto t = m.taken.find(seq); t != m.taken.end()) return t->second;
+    if (seq >= m.lo && seq <= m.hi) return std::string();
+    auto q = Stmt::prepare(db, "SELECT hash FROM events WHERE device = ? AND seq = ?");
+    if (!q) return q.error();
+    q->bind(1, device).bind(2, seq);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return std::string();
+    return m.taken[seq] = q->text(0);
+  }
+
+  // Loads, in a few queries, what the batch's events will ask for: each
+  // device's watermark and taken sequences over the batch's range, and every
+  // touched dossier's stored chain (one query for all of them).
+  Status prefetch(Batch& b, const std::vector<const Event*>& evs) {
+    std::map<std::string, std::pair<int64_t, int64_t>> ranges;
+    std::set<std::string> codes;
+    for (const Event* e : evs) {
+      auto [r, fresh] = ranges.try_emplace(e->body.device, e->body.seq, e->body.seq);
+      if (!fresh) r->second = {std::min(r->second.first, e->body.seq), std::max(r->second.second, e->body.seq)};
+      if (!b.dossiers.count(e->body.dossier)) codes.insert(e->body.dossier);
+    }
+    auto q = Stmt::prepare(db, "SELECT seq, hash FROM events WHERE device = ? AND seq BETWEEN ? AND ?");
+    if (!q) return q.error();
+    for (const auto& [device, r] : ranges) {
+      auto m = mark_of(b, device);
+      if (!m) return m.error();
+      if ((*m)->lo <= (*m)->hi) continue;  // already loaded by an earlier call
+      q->bind(1, device).bind(2, r.first).bind(3, r.second);
+      for (;;) {
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        (*m)->taken[q->i64(0)] = q->text(1);
+      }
+      q->reset();
+      (*m)->lo = r.first;
+      (*m)->hi = r.second;
+    }
+    if (codes.empty()) return {};
+    json list = json::array();
+    for (const auto& c : codes) list.push_back(c);
+    auto c = Stmt::prepare(db, "SELECT e.dossier, e.hash, e.bytes FROM events e, " + units_table(db, 1) +
+                                   " WHERE e.dossier = j.value AND e.quarantine IS NULL");
+    if (!c) return c.error();
+    c->bind(1, list.dump());
+    std::map<std::string, DossierEvents> got;
+    for (;;) {
+      auto row = c->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto item = crypto::parse_item(c->text(2));
+      if (!item) return make_error(Errc::bad_format, "events " + c->text(1).substr(0, 16) + ": " + item.error().message);
+      auto ev = read_event(*item);
+      if (!ev) return make_error(Errc::bad_format, "events " + c->text(1).substr(0, 16) + ": " + ev.error().message);
+      got[c->text(0)].emplace(ev->hash, std::move(*ev));
+    }
+    for (const auto& code : codes)
+      if (Status st = fold_into(b, code, std::move(got[code])); !st) return st;
+    return {};
+  }
+
+  // Writes what the batch changed: its event rows, one projection per
+  // dossier, one watermark per device (the highest sequence; complete only if
+  // no event of the batch left a gap, and none ever did before).
   Status flush(Batch& b) {
+    Status st = insert_rows(db, "INSERT INTO events(hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes)",
+                            "", b.events);
+    if (!st) return st;
+    b.events.clear();
+    std::vector<Row> projections, units;
     for (auto& [code, c] : b.dossiers) {
       if (!c.dirty) continue;
-      if (Status st = write_projection(*c.current); !st) return st;
+      auto row = projection_row(*c.current);
+      if (!row) return row.error();
+      projections.push_back(std::move(*row));
+      unit_rows(*c.current, units);
       c.dirty = false;
     }
+    st = insert_rows(db,
+                     "INSERT INTO dossiers(code, unit, holder, procedure, version, step, status, applicant, "
+                     "opened_at, received_at, due_at, finished_at, timeliness, state)",
+                     " ON CONFLICT(code) DO UPDATE SET unit = excluded.unit, "
+                     "holder = excluded.holder, procedure = excluded.procedure, version = excluded.version, "
+                     "step = excluded.step, status = excluded.status, applicant = excluded.applicant, "
+                     "opened_at = excluded.opened_at, received_at = excluded.received_at, due_at = excluded.due_at, "
+                     "finished_at = excluded.finished_at, timeliness = excluded.timeliness, state = excluded.state",
+                     projections);
+    if (!st) return st;
+    st = insert_rows(db, "INSERT INTO dossier_units(code, unit)", " ON CONFLICT DO NOTHING", units);
+    if (!st) return st;
     auto wm = Stmt::prepare(db,
                             "INSERT INTO devices(device, seq, complete) VALUES(?1, CASE WHEN ?2 > 0 THEN ?2 ELSE 0 END, ?3) "
                             "ON CONFLICT(device) DO UPDATE SET "
@@ -449,14 +573,14 @@ struct Store::Impl {
     for (auto& [device, m] : b.devices) {
       if (!m.touched) continue;
       wm->bind(1, device).bind(2, m.seq).bind(3, int64_t{m.gap ? 0 : 1});
-      if (Status st = wm->run(); !st) return st;
+      if (Status r = wm->run(); !r) return r;
       m.touched = false;
     }
     return {};
   }
 
   // One event, inside the caller's transaction and batch (flush() writes its
-  // projection and watermark).
+  // row, projection and watermark).
   // `verified`: the item parsed, its signatures already checked against this
   // store's registry (a batch verifies them on every core first).
   Result<IngestResult> ingest_event(Batch& b, const crypto::SignedItem& item, int64_t arrived_at, bool contiguous = true,
@@ -465,35 +589,24 @@ struct Store::Impl {
     if (!ev) return ev.error();
     const bool sig_ok = verified != nullptr;
     IngestResult res{Outcome::applied, ev->hash, {}};
+    auto mark = mark_of(b, ev->body.device);
+    if (!mark) return mark.error();
     {
-      if (!b.dup) {
-        auto q = Stmt::prepare(db, "SELECT hash FROM events WHERE hash = ? OR (device = ? AND seq = ?)");
-        if (!q) return q.error();
-        b.dup.emplace(std::move(*q));
-      }
-      Stmt& q = *b.dup;
-      q.reset();
-      q.bind(1, ev->hash).bind(2, ev->body.device).bind(3, ev->body.seq);
-      auto row = q.step();
-      if (!row) return row.error();
-      if (*row) {
-        bool same = q.text(0) == ev->hash;
-        q.reset();
-        if (same) return IngestResult{Outcome::duplicate, ev->hash, {}};
+      auto taken = slot(**mark, ev->body.device, ev->body.seq);
+      if (!taken) return taken.error();
+      if (!taken->empty()) {
+        if (*taken == ev->hash) return IngestResult{Outcome::duplicate, ev->hash, {}};
         // A correctly signed second event at a taken (device, sequence) is
         // evidence of a restored or cloned laptop: refused, but flagged.
         if (check_signatures(*ev, *reg)) flagged = std::make_pair(*ev, arrived_at);
         return make_error(Errc::conflict, "equivocation: device " + ev->body.device.substr(0, 16) + " already signed another event at sequence " +
                                               std::to_string(ev->body.seq));
       }
-      q.reset();
     }
     if (!sig_ok) {
       Status sig = check_signatures(*ev, *reg);
       if (!sig) return sig.error();
     }
-    auto mark = mark_of(b, ev->body.device);
-    if (!mark) return mark.error();
     bool gap = ev->body.seq != (*mark)->seq + 1;
     if (gap && contiguous)
       return make_error(Errc::bad_format, "gap: device " + ev->body.device.substr(0, 16) + " is at sequence " + std::to_string((*mark)->seq) +
@@ -521,20 +634,11 @@ struct Store::Impl {
         after = std::move(*st);
       }
     }
-    if (!b.ins) {
-      auto ins = Stmt::prepare(db, "INSERT INTO events(hash, dossier, prev, device, seq, actor, action, step, at, arrived_at, quarantine, bytes) "
-                                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
-      if (!ins) return ins.error();
-      b.ins.emplace(std::move(*ins));
-    }
-    Stmt& ins = *b.ins;
     const auto& body = ev->body;
-    ins.bind(1, ev->hash).bind(2, body.dossier).bind(3, body.prev).bind(4, body.device).bind(5, body.seq).bind(6, body.actor);
-    ins.bind(7, body.action).bind(8, body.step).bind(9, body.at).bind(10, arrived_at);
-    if (res.outcome == Outcome::quarantined) ins.bind(11, res.reason); else ins.bind_null(11);
-    ins.bind_blob(12, item.bytes);
-    Status st = ins.run();
-    if (!st) return st.error();
+    b.events.push_back(Row{ev->hash, body.dossier, body.prev, body.device, body.seq, body.actor, body.action, body.step, body.at,
+                           arrived_at, res.outcome == Outcome::quarantined ? Value(res.reason) : Value(), Blob{item.bytes}});
+    (*mark)->taken[body.seq] = ev->hash;
+    Status st;
     // Which dossiers reference which attachments: a server hands an
     // attachment only to devices of units that hold or held its dossier.
     auto atts = body.attachments();
@@ -808,7 +912,13 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
       return {};
     };
     st = run(false);
-    if (st) verified = verified_events(items, *I.reg);
+    if (st) {
+      verified = verified_events(items, *I.reg);
+      std::vector<const Event*> evs;
+      for (const auto& v : verified)
+        if (v) evs.push_back(v.get());
+      st = I.prefetch(batch, evs);
+    }
     if (st) st = run(true);
     if (st) st = I.flush(batch);
     if (st) st = tx->commit();
