@@ -1373,6 +1373,53 @@ TEST_CASE("sync: ATT_QUERY answers only peers whose units hold the dossier, or i
   CHECK(w.still_serving());
 }
 
+// Pulls, attachment queries and downloads run on read connections of their
+// own: a laptop pulling never waits for a batch that is waiting for the store.
+TEST_CASE("sync: a laptop pulls while another laptop's batch waits for the store's write lock", "[sync]") {
+  SyncWorld w;
+  w.start();
+  w.receive("a1");
+  auto first = sync::sync_once(w.client("a1", w.port));
+  INFO((first ? std::string("ok") : first.error().message));
+  REQUIRE(first);
+  w.receive("a2");
+  auto log = w.log("a2");
+  Peer pusher, puller;
+  pusher.login(w.port, w.id("a2"), w.keys.at("a2"));
+  json welcome = puller.login(w.port, w.id("a3"), w.keys.at("a3"));
+  // Another writer (an operator's `hoso publish`, say) holds the store.
+  namespace sql = engine::sql;
+  auto db = sql::is_postgres_url(w.server_db) ? sql::Db::connect(w.server_db) : sql::Db::open(w.server_db, false);
+  REQUIRE(db);
+  auto tx = sql::Tx::begin(*db);
+  REQUIRE(tx);
+  std::optional<sql::Tx> other(std::move(*tx));
+  std::atomic<bool> push_answered{false};
+  json acked;
+  std::thread push([&] {
+    std::string batch;
+    for (const auto& e : log) wire::put_record(batch, 0, e);
+    auto z = sync::compress(batch);
+    pusher.send(wire::kPush, wire::message(json::object(), *z));
+    acked = pusher.reply(30);
+    push_answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the batch is now waiting for the store
+  puller.send(wire::kPull, wire::message(json{{"store", welcome["store"]}, {"items", 0}, {"events", 0}}));
+  json feed = puller.reply(30);
+  // Answered while the other writer still holds the store: the batch has
+  // neither gone through nor given up waiting.
+  CHECK_FALSE(push_answered.load());
+  other.reset();  // rolled back: the batch goes through now
+  push.join();
+  INFO(feed.dump());
+  REQUIRE(feed.value("_type", 0) == int(wire::kFeed));
+  CHECK(feed.value("count", 0) > 0);  // a1's event and the province's items
+  INFO(acked.dump());
+  REQUIRE(acked.value("_type", 0) == int(wire::kAck));
+  CHECK(acked["acked"] == static_cast<int64_t>(log.size()));
+}
+
 TEST_CASE("store: a PostgreSQL store that cannot be reached is an I/O error naming no password", "[store]") {
   auto s = engine::Store::open("postgresql://hoso:s3cret@/hoso?host=/nonexistent-hoso-socket-dir&password=other");
   REQUIRE(!s);

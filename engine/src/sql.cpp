@@ -504,6 +504,12 @@ Result<Tx> Tx::begin(Db& db) {
   return Tx(&db);
 }
 
+Result<Tx> Tx::begin_read(Db& db) {
+  Status st = db.exec(db.backend() == Backend::postgres ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
+  if (!st) return st.error();
+  return Tx(&db);
+}
+
 Tx::~Tx() {
   if (!done_) (void)db_->exec("ROLLBACK");
 }

@@ -1006,6 +1006,8 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
   return f;
 }
 
+Result<sql::Tx> Store::read_snapshot() const { return Tx::begin_read(impl_->db); }
+
 Result<std::string> Store::feed_anchor(int64_t items_pos, int64_t events_pos) const {
   auto st = Stmt::prepare(impl_->db, "SELECT (SELECT id FROM items WHERE rowid = ?1), (SELECT hash FROM events WHERE rowid = ?2)");
   if (!st) return st.error();

@@ -76,6 +76,30 @@ struct Server {
     std::lock_guard<std::mutex> l(store_mu);
     return f(store);
   }
+  // Read-only connections for what only reads (the registry's refresh before
+  // each message, pulls, attachment queries and downloads), so that devices
+  // pulling never wait for a batch being committed, nor it for them.
+  struct Reader {
+    std::mutex mu;
+    engine::Store store;
+  };
+  std::vector<std::unique_ptr<Reader>> readers;
+  std::atomic<size_t> next_reader{0};
+  template <class F>
+  auto reading(F&& f) -> decltype(f(store)) {
+    if (readers.empty()) return locked(std::forward<F>(f));
+    auto in = [&](Reader& r) { return f(r.store); };
+    // A free one if there is one, else wait for one (they are as many as the threads).
+    const size_t start = next_reader.fetch_add(1) % readers.size();
+    for (size_t k = 0; k < readers.size(); ++k) {
+      Reader& r = *readers[(start + k) % readers.size()];
+      std::unique_lock<std::mutex> l(r.mu, std::try_to_lock);
+      if (l.owns_lock()) return in(r);
+    }
+    Reader& r = *readers[start];
+    std::lock_guard<std::mutex> l(r.mu);
+    return in(r);
+  }
 
   int64_t now() const { return opt.now(); }
   std::chrono::seconds io() const { return std::chrono::seconds(opt.limits.io_timeout_seconds); }
@@ -167,7 +191,7 @@ struct Server {
     if (jint(h, "v", 0) != kProtocolVersion) { { auto op_ = fail(s, who, "unsupported protocol version"); co_await std::move(op_); } co_return; }
     // The registry as of now (items `hoso publish` added meanwhile included:
     // a new revocation applies at once), kept for this message's checks.
-    std::shared_ptr<const engine::Registry> reg = locked([](engine::Store& st) {
+    std::shared_ptr<const engine::Registry> reg = reading([](engine::Store& st) {
       (void)st.refresh();
       return st.registry_snapshot();
     });
@@ -232,7 +256,7 @@ struct Server {
       if (!m) { { auto op_ = fail(s, who, m.error().message); co_await std::move(op_); } co_return; }
       const json& hd = m->first;
       // A revocation published while this session is open takes effect at once.
-      reg = locked([](engine::Store& st) {
+      reg = reading([](engine::Store& st) {
         (void)st.refresh();
         return st.registry_snapshot();
       });
@@ -280,6 +304,8 @@ struct Server {
           Marks marks;
         };
         auto done = locked([&](engine::Store& st) -> Result<Done> {
+          // The writer's own registry judges roles and revocations: as of now.
+          if (Status fresh = st.refresh(); !fresh) return fresh.error();
           auto res = st.ingest(in, true);
           if (!res) return crypto::make_error(res.error().code, "batch refused: " + res.error().message);
           Done d{std::move(*res), {}};
@@ -313,7 +339,11 @@ struct Server {
           std::string anchor;
           bool reset = false, own_more = false;
         };
-        auto out = locked([&](engine::Store& st) -> Result<Out> {
+        auto out = reading([&](engine::Store& st) -> Result<Out> {
+          // One snapshot for the end, the anchors and the feed, whatever
+          // batches commit meanwhile.
+          auto snap = st.read_snapshot();
+          if (!snap) return snap.error();
           Out o;
           auto end = st.feed_end();
           if (!end) return end.error();
@@ -368,7 +398,7 @@ struct Server {
         // Whether the server holds an attachment is told only about the
         // attachments of this peer's own events or of dossiers its units hold
         // or held, like ATT_GET: anything else reads as not held.
-        auto p = locked([&](engine::Store& st) -> Result<std::pair<int64_t, int64_t>> {
+        auto p = reading([&](engine::Store& st) -> Result<std::pair<int64_t, int64_t>> {
           auto mine = relay ? st.attachment_referenced(hash, &units) : st.attachment_referenced_by(hash, dev->id, units);
           if (!mine) return mine.error();
           if (!*mine) return std::pair<int64_t, int64_t>{0, -1};
@@ -391,7 +421,7 @@ struct Server {
         std::string hash = jstr(hd, "hash");
         int64_t off = jint(hd, "offset", 0);
         // Only to devices (or relays) of units that hold or held a dossier referencing it.
-        auto data = locked([&](engine::Store& st) -> Result<std::string> {
+        auto data = reading([&](engine::Store& st) -> Result<std::string> {
           auto visible = st.attachment_referenced(hash, &units);
           if (!visible || !*visible) return crypto::make_error(Errc::not_found, "");
           return st.attachment(hash);
@@ -480,7 +510,7 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   if (!ep) return ep.error();
   // Before the io_context, so that it outlives the sessions the io_context
   // destroys when it goes (their slots and store calls point into it).
-  std::unique_ptr<Server> srvp(new Server{opt, {}, {}, std::move(*store), **ctx, {}, {}, 0, {}});
+  std::unique_ptr<Server> srvp(new Server{opt, {}, {}, std::move(*store), **ctx, {}, {}, 0, {}, {}, {}});
   Server& srv = *srvp;
   asio::io_context io;
   tcp::acceptor acc(io);
@@ -535,6 +565,12 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   // A thread per core, and at least two, so that a session waiting for the
   // store (a commit's fsync) never stops the others' TLS and verification.
   const unsigned n = opt.threads ? opt.threads : std::max(2u, std::thread::hardware_concurrency());
+  // A reader connection per thread: pulls on every thread at once.
+  for (unsigned i = 0; i < std::min(n, 64u); ++i) {
+    auto r = engine::Store::open(opt.store_path, false);
+    if (!r) return make_error(r.error().code, "a read connection to the store: " + r.error().message);
+    srv.readers.push_back(std::unique_ptr<Server::Reader>(new Server::Reader{{}, std::move(*r)}));
+  }
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < n; ++i) pool.emplace_back(run);
   run();

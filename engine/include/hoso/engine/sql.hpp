@@ -139,6 +139,10 @@ class Stmt {
 class Tx {
  public:
   static Result<Tx> begin(Db& db);
+  // A read transaction: every statement until it ends sees one snapshot
+  // (SQLite: a deferred BEGIN; PostgreSQL: REPEATABLE READ, READ ONLY, and no
+  // writers' lock, so it never waits for a writer nor a writer for it).
+  static Result<Tx> begin_read(Db& db);
   ~Tx();
   Tx(Tx&& o) noexcept : db_(o.db_), done_(o.done_) { o.done_ = true; }
   Tx(const Tx&) = delete;

@@ -133,6 +133,11 @@ class Store {
     std::vector<std::string> attachments;   // hashes the events reference
   };
   Result<Feed> feed(const std::vector<std::string>& units, int64_t items_after, int64_t events_after, size_t max_bytes) const;
+  // A read transaction on this store's connection: the reads made until it
+  // is destroyed (feed_end, feed_anchor, feed, device_log, ...) see one
+  // snapshot, however writers on other connections commit meanwhile. Errors:
+  // the database's (a transaction already open on this connection among them).
+  Result<sql::Tx> read_snapshot() const;
   // What sits at a feed position: "<item id>:<event hash>" (empty parts at 0).
   // A cursor remembers it, so a store restored from an older copy that has
   // since grown past the cursor is still noticed.
