@@ -265,7 +265,25 @@ Result<std::string> unb64(const std::string& s) {
 // sequential, transactional part, for the events no caller checked already.
 // A failure is simply left unset: the sequential pass checks that event
 // again and reports it in order.
-static std::vector<std::shared_ptr<const Event>> verified_events(const std::vector<Store::Incoming>& items, const Registry& reg) {
+// Runs work(i) for i in [0, n) on every core (at most 16 threads), or on
+// this thread alone when there is too little to share.
+template <class F>
+static void on_every_core(size_t n, size_t todo, F work) {
+  std::atomic<size_t> next{0};
+  auto loop = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) work(i);
+  };
+  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
+  std::vector<std::thread> pool;
+  if (todo >= 32)
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(loop);
+  loop();
+  for (auto& t : pool) t.join();
+}
+
+// The batch's events parsed (null for what is not an event or does not
+// parse), those already checked by the caller kept as they are.
+static std::vector<std::shared_ptr<const Event>> parsed_events(const std::vector<Store::Incoming>& items) {
   std::vector<std::shared_ptr<const Event>> out(items.size());
   size_t todo = 0;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -273,21 +291,32 @@ static std::vector<std::shared_ptr<const Event>> verified_events(const std::vect
     else todo += items[i].item.type == kTypeEvent;
   }
   if (todo == 0) return out;
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < items.size();) {
-      if (out[i] || items[i].item.type != kTypeEvent) continue;
-      auto ev = read_event(items[i].item);
-      if (ev && check_signatures(*ev, reg)) out[i] = std::make_shared<const Event>(std::move(*ev));
-    }
-  };
-  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
-  std::vector<std::thread> pool;
-  if (todo >= 32)
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  on_every_core(items.size(), todo, [&](size_t i) {
+    if (out[i] || items[i].item.type != kTypeEvent) return;
+    auto ev = read_event(items[i].item);
+    if (ev) out[i] = std::make_shared<const Event>(std::move(*ev));
+  });
   return out;
+}
+
+// Both signatures of every parsed event not checked yet and not `known`
+// (stored already: a duplicate is answered without its signatures, as it
+// stores nothing), on every core. An event that fails is set to null, so
+// ingest_event checks it again and reports why.
+template <class Known>
+static void verify_events(const std::vector<Store::Incoming>& items, std::vector<std::shared_ptr<const Event>>& evs,
+                          const Registry& reg, Known known) {
+  std::vector<char> todo(items.size(), 0);
+  size_t n = 0;
+  for (size_t i = 0; i < items.size(); ++i)
+    if (evs[i] && !items[i].checked) {
+      if (known(*evs[i])) evs[i].reset();
+      else todo[i] = 1, ++n;
+    }
+  if (n == 0) return;
+  on_every_core(items.size(), n, [&](size_t i) {
+    if (todo[i] && !check_signatures(*evs[i], reg)) evs[i].reset();
+  });
 }
 
 void Store::check_incoming(std::vector<Incoming>& items, const Registry& reg) {
@@ -913,11 +942,20 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
     };
     st = run(false);
     if (st) {
-      verified = verified_events(items, *I.reg);
+      verified = parsed_events(items);
       std::vector<const Event*> evs;
       for (const auto& v : verified)
         if (v) evs.push_back(v.get());
       st = I.prefetch(batch, evs);
+      // A pull hands a laptop whole chains, most of which it holds: only
+      // what is new costs signature checks.
+      if (st)
+        verify_events(items, verified, *I.reg, [&](const Event& e) {
+          auto m = batch.devices.find(e.body.device);
+          if (m == batch.devices.end()) return false;
+          auto t = m->second.taken.find(e.body.seq);
+          return t != m->second.taken.end() && t->second == e.hash;
+        });
     }
     if (st) st = run(true);
     if (st) st = I.flush(batch);
