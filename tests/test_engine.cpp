@@ -73,6 +73,7 @@ TEST_CASE("a public key file with a non-string format is an error, not a crash",
 
 #include "../cli/defaults.hpp"
 #include "hoso/engine/store.hpp"
+#include "server_store.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -237,4 +238,124 @@ TEST_CASE("a server judges a batch as a whole: its own repeats, two events at on
     CHECK(events_in_feed(s).size() == 130);
     CHECK(s.verify().ok());
   }
+}
+
+TEST_CASE("a store of schema 2 migrates: its units hold their dossiers from the feed's end then, so pulls send whole chains once", "[engine][store]") {
+  TempDir tmp;
+  Commune c;
+  const std::string path = tmp.d + "/s.db";
+  auto a = c.laptop(tmp.d + "/a.db");
+  auto x = a.receive(c.officer, c.device, c.dossier("X"), c.t0);
+  REQUIRE(x);
+  REQUIRE(a.receive(c.officer, c.device, c.dossier("Y"), c.t0 + 60));
+  auto log = [&] { return *a.device_log(a.device_cert_id(), 0, 100); };
+  const std::string scan(5000, 's');
+  const std::string scan_hash = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(scan)));
+  {
+    auto s = c.server(path);
+    REQUIRE(s.ingest(log(), c.t0 + 100));
+  }
+  {
+    // What schema 2 left: no `since`, and a half-received attachment as one
+    // partial copy.
+    auto db = engine::sql::Db::open(path, false);
+    REQUIRE(db);
+    REQUIRE(db->exec("ALTER TABLE dossier_units DROP COLUMN since; DROP TABLE attachment_parts; "
+                     "ALTER TABLE attachments_partial DROP COLUMN have; PRAGMA user_version = 2"));
+    auto half = engine::sql::Stmt::prepare(*db, "INSERT INTO attachments_partial(hash, size, data) VALUES(?, ?, ?)");
+    REQUIRE(half);
+    half->bind(1, scan_hash).bind(2, static_cast<int64_t>(scan.size())).bind_blob(3, scan.substr(0, 1000));
+    REQUIRE(half->run());
+  }
+  engine::ActRequest accept;
+  accept.dossier = x->code;
+  accept.action = "accept";
+  REQUIRE(a.act(c.officer, c.device, accept, c.t0 + 120));
+  auto s = engine::Store::open_server(path, c.root.public_key());
+  REQUIRE(s);
+  {
+    auto db = engine::sql::Db::open(path, false, true);
+    REQUIRE(db);
+    auto q = engine::sql::Stmt::prepare(*db, "SELECT min(since), max(since), (SELECT user_version FROM pragma_user_version) FROM dossier_units");
+    REQUIRE(q);
+    REQUIRE(*q->step());
+    CHECK(q->i64(0) == 2);
+    CHECK(q->i64(1) == 2);
+    CHECK(q->i64(2) == engine::kSchemaVersion);
+  }
+  auto l = log();
+  REQUIRE(l.size() == 3);
+  REQUIRE(s->ingest(l, c.t0 + 200));
+  auto events = [&](int64_t after) {
+    auto f = s->feed({"U1"}, 0, after, size_t{1} << 30);
+    REQUIRE(f);
+    std::vector<std::string> out;
+    for (const auto& e : f->entries)
+      if (e.event) out.push_back(e.bytes);
+    return out;
+  };
+  // A cursor from before the migration's end: whole chains, in feed order.
+  CHECK(events(1) == std::vector<std::string>{l[1].bytes, l[0].bytes, l[2].bytes});
+  // From the end on: what is new only.
+  CHECK(events(2) == std::vector<std::string>{l[2].bytes});
+  // The partial copy became the first part: the upload resumes after it.
+  CHECK(*s->attachment_progress(scan_hash) == std::pair<int64_t, int64_t>{1000, 5000});
+  CHECK(*s->put_attachment_chunk(scan_hash, 5000, 1000, std::string_view(scan).substr(1000)) == 5000);
+  CHECK(*s->attachment(scan_hash) == scan);
+  CHECK(s->verify().ok());
+}
+
+// Also run on PostgreSQL (pg.*), where slices are substr() of the column.
+TEST_CASE("an attachment arrives in parts: resumed after a reopen, checked whole at its end, served in slices", "[engine][store][pg]") {
+  TempDir tmp;
+  Commune c;
+  testing::ServerStore where{tmp.d};
+  const std::string path = where.location;
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) % 253);
+  const std::string h = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data)));
+  const int64_t size = static_cast<int64_t>(data.size());
+  const size_t chunk = 16384;
+  auto put = [&](engine::Store& s, size_t off) {
+    return s.put_attachment_chunk(h, size, static_cast<int64_t>(off), std::string_view(data).substr(off, chunk));
+  };
+  {
+    auto s = c.server(path);
+    for (size_t off = 0; off < 3 * chunk; off += chunk) REQUIRE(put(s, off));
+    CHECK_FALSE(s.attachment(h));  // not complete: not served
+  }
+  auto s = engine::Store::open_server(path, c.root.public_key());
+  REQUIRE(s);
+  CHECK(*s->attachment_progress(h) == std::pair<int64_t, int64_t>{3 * chunk, size});
+  auto again = put(*s, chunk);  // a chunk already held, sent again after a cut
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("expected " + std::to_string(3 * chunk)) != std::string::npos);
+  for (size_t off = 3 * chunk; off < data.size(); off += chunk) REQUIRE(put(*s, off));
+  CHECK(*s->attachment_progress(h) == std::pair<int64_t, int64_t>{size, size});
+  CHECK(*s->attachment(h) == data);
+  auto mid = s->attachment_slice(h, 50000, chunk);
+  REQUIRE(mid);
+  CHECK(mid->first == size);
+  CHECK(mid->second == data.substr(50000, chunk));
+  CHECK(s->attachment_slice(h, size, chunk)->second.empty());
+  CHECK_FALSE(s->attachment_slice(h, size + 1, chunk));
+  CHECK_FALSE(s->attachment_slice(std::string(64, '0'), 0, chunk));
+  {
+    auto db = engine::sql::is_postgres_url(path) ? engine::sql::Db::connect(path, true) : engine::sql::Db::open(path, false, true);
+    REQUIRE(db);
+    auto parts = engine::sql::Stmt::prepare(*db, "SELECT count(*) FROM attachment_parts");
+    REQUIRE(parts);
+    REQUIRE(*parts->step());
+    CHECK(parts->i64(0) == 0);  // folded into the attachment
+  }
+  // Bytes that do not hash to the name: all of it discarded at the last chunk.
+  std::string other = data;
+  other[70000] ^= 1;
+  const std::string h2 = crypto::to_hex(crypto::blake2b256(crypto::as_bytes(data.substr(0, 40000))));
+  REQUIRE(s->put_attachment_chunk(h2, 40000, 0, std::string_view(other).substr(0, 20000)));
+  auto bad = s->put_attachment_chunk(h2, 40000, 20000, std::string_view(other).substr(60000, 20000));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("does not match its hash") != std::string::npos);
+  CHECK(*s->attachment_progress(h2) == std::pair<int64_t, int64_t>{0, -1});
+  CHECK(s->verify().ok());
 }

@@ -130,3 +130,43 @@ TEST_CASE("sql: a bad statement is still an error with SQLite's code, cached or 
     CHECK(st.error().message.find("no such column") != std::string::npos);
   }
 }
+
+TEST_CASE("sql: an empty blob is stored as an empty blob, not NULL", "[engine][sql]") {
+  auto db = sql::Db::open(":memory:", true);
+  REQUIRE(db);
+  REQUIRE(db->exec("CREATE TABLE b(k INTEGER PRIMARY KEY, v BLOB NOT NULL)"));
+  auto ins = sql::Stmt::prepare(*db, "INSERT INTO b(k, v) VALUES(?, ?)");
+  REQUIRE(ins);
+  ins->bind(1, int64_t{1}).bind_blob(2, std::string_view());
+  REQUIRE(ins->run());  // NOT NULL holds
+  auto q = sql::Stmt::prepare(*db, "SELECT typeof(v), length(v) FROM b WHERE k = 1");
+  REQUIRE(q);
+  REQUIRE(*q->step());
+  CHECK(q->text(0) == "blob");
+  CHECK(q->i64(1) == 0);
+}
+
+TEST_CASE("sql: read_blob reads a slice of a blob in place, and refuses an offset beyond it", "[engine][sql]") {
+  auto db = sql::Db::open(":memory:", true);
+  REQUIRE(db);
+  REQUIRE(db->exec("CREATE TABLE b(k INTEGER PRIMARY KEY, v BLOB NOT NULL)"));
+  std::string big(300000, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 % 251);
+  auto ins = sql::Stmt::prepare(*db, "INSERT INTO b(k, v) VALUES(5, ?)");
+  REQUIRE(ins);
+  ins->bind_blob(1, big);
+  REQUIRE(ins->run());
+  auto mid = db->read_blob("b", "v", 5, 123457, 16384);
+  REQUIRE(mid);
+  CHECK(*mid == big.substr(123457, 16384));
+  auto tail = db->read_blob("b", "v", 5, 299990, 16384);  // fewer at the end
+  REQUIRE(tail);
+  CHECK(*tail == big.substr(299990));
+  auto end = db->read_blob("b", "v", 5, 300000, 10);
+  REQUIRE(end);
+  CHECK(end->empty());
+  CHECK_FALSE(db->read_blob("b", "v", 5, 300001, 10));
+  auto none = db->read_blob("b", "v", 6, 0, 10);
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code == hoso::crypto::Errc::storage);
+}

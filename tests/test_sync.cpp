@@ -1373,6 +1373,48 @@ TEST_CASE("sync: ATT_QUERY answers only peers whose units hold the dossier, or i
   CHECK(w.still_serving());
 }
 
+// PROTOCOL §6: a pull sends a device the new events of a dossier its unit
+// already held at the cursor, and the whole chain of a dossier handed to its
+// unit since (a forward to the province, say).
+TEST_CASE("sync: a pull sends only what is new of a dossier the unit held, and the whole chain of one just handed to it", "[sync]") {
+  SyncWorld w;
+  std::string code = w.receive("a1");
+  w.act("a1", code, "accept", "a-receiver");
+  auto s = engine::Store::open_server(w.server_db, w.root.public_key());
+  REQUIRE(s);
+  auto push_log = [&] {
+    std::vector<crypto::SignedItem> items;
+    for (const auto& b : w.log("a1")) items.push_back(*crypto::parse_item(b));
+    REQUIRE(s->ingest(items, w.now));
+  };
+  auto events = [&](const std::string& unit, int64_t items_pos, int64_t after) {
+    auto f = s->feed({unit}, items_pos, after, size_t{1} << 30);
+    REQUIRE(f);
+    std::vector<std::string> out;
+    for (const auto& e : f->entries)
+      if (e.event) out.push_back(e.bytes);
+    return std::make_pair(out, *f);
+  };
+  push_log();
+  auto [a0, fa0] = events(A, 0, 0);
+  CHECK(a0.size() == 2);
+  const int64_t items = fa0.items_pos, cursor = fa0.events_pos;
+  CHECK(events(P, 0, 0).first.empty());  // the province does not hold it yet
+  w.act("a1", code, "forward", "a-specialist");
+  push_log();
+  auto log = w.log("a1");
+  REQUIRE(log.size() == 3);
+  // The commune held it at its cursor: the forward only.
+  auto [a1, fa1] = events(A, items, cursor);
+  CHECK(a1 == std::vector<std::string>{log[2]});
+  // The province has just been given it: the whole chain, in order.
+  auto [p1, fp1] = events(P, items, cursor);
+  CHECK(p1 == log);
+  // From the province's new cursor on, nothing is sent again.
+  CHECK(events(P, fp1.items_pos, fp1.events_pos).first.empty());
+  CHECK(s->verify().ok());
+}
+
 // Pulls, attachment queries and downloads run on read connections of their
 // own: a laptop pulling never waits for a batch that is waiting for the store.
 TEST_CASE("sync: a laptop pulls while another laptop's batch waits for the store's write lock", "[sync]") {

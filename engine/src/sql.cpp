@@ -317,6 +317,20 @@ Status Db::exec(const std::string& sql) {
   return {};
 }
 
+Result<std::string> Db::read_blob(const char* table, const char* column, int64_t rowid, int64_t offset, size_t n) const {
+  if (!db_) return make_error(Errc::invalid_argument, "read_blob: an SQLite store only");
+  sqlite3_blob* raw = nullptr;
+  int rc = sqlite3_blob_open(db_, "main", table, column, rowid, 0, &raw);
+  std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> blob(raw, sqlite3_blob_close);
+  if (rc != SQLITE_OK) return error(db_, rc, std::string("reading ") + table + "." + column);
+  const int64_t size = sqlite3_blob_bytes(blob.get());
+  if (offset < 0 || offset > size) return make_error(Errc::invalid_argument, "read_blob: offset beyond the value");
+  std::string out(static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size - offset)), '\0');
+  if (!out.empty() && (rc = sqlite3_blob_read(blob.get(), out.data(), static_cast<int>(out.size()), static_cast<int>(offset))) != SQLITE_OK)
+    return error(db_, rc, std::string("reading ") + table + "." + column);
+  return out;
+}
+
 int64_t Db::changes() const { return pg_ ? pg_->changes : sqlite3_changes64(db_); }
 
 // ---- Stmt ----
@@ -400,7 +414,8 @@ Stmt& Stmt::bind(int i, std::string_view t) {
 }
 Stmt& Stmt::bind_blob(int i, std::string_view b) {
   if (pg_) return pg_->set_param(i, std::string(b), kByteaOid, false), *this;
-  int rc = sqlite3_bind_blob(st_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+  // An empty view may have no data pointer, which SQLite would bind as NULL.
+  int rc = b.empty() ? sqlite3_bind_zeroblob(st_, i, 0) : sqlite3_bind_blob(st_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK && !bind_failed_) bind_failed_ = true, pending_ = error(db_, rc, "bind");
   return *this;
 }

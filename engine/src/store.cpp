@@ -58,6 +58,20 @@ CREATE TABLE device_sync(device TEXT PRIMARY KEY, last_sync INTEGER NOT NULL, pe
 CREATE TABLE attachment_refs(hash TEXT NOT NULL, dossier TEXT NOT NULL, PRIMARY KEY(hash, dossier)) WITHOUT ROWID;
 CREATE TABLE equivocations(hash TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, noted_at INTEGER NOT NULL);
 )SQL",
+    // 3: the feed position from which a unit holds a dossier, so a pull sends
+    // a device only the new events of a dossier its unit held at its cursor,
+    // and the whole chain of one its unit has just been given. Rows from
+    // before are given today's end: a whole chain once more, never too little.
+    // And attachments arrive in parts, one row per chunk, instead of a
+    // partial copy rewritten at every chunk.
+    R"SQL(
+ALTER TABLE dossier_units ADD COLUMN since INTEGER NOT NULL DEFAULT 0;
+UPDATE dossier_units SET since = (SELECT coalesce(max(rowid), 0) FROM events);
+CREATE TABLE attachment_parts(hash TEXT NOT NULL, off INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(hash, off));
+INSERT INTO attachment_parts(hash, off, data) SELECT hash, 0, data FROM attachments_partial WHERE length(data) > 0;
+ALTER TABLE attachments_partial ADD COLUMN have INTEGER NOT NULL DEFAULT 0;
+UPDATE attachments_partial SET have = length(data), data = X'';
+)SQL",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion, "one migration per schema version");
@@ -105,6 +119,17 @@ CREATE TABLE device_sync(device TEXT COLLATE "C" PRIMARY KEY, last_sync BIGINT N
 CREATE TABLE attachment_refs(hash TEXT COLLATE "C" NOT NULL, dossier TEXT COLLATE "C" NOT NULL, PRIMARY KEY(hash, dossier));
 CREATE TABLE equivocations(hash TEXT COLLATE "C" PRIMARY KEY, device TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
   bytes BYTEA NOT NULL, noted_at BIGINT NOT NULL);
+)SQL",
+    R"SQL(
+ALTER TABLE dossier_units ADD COLUMN since BIGINT NOT NULL DEFAULT 0;
+UPDATE dossier_units SET since = (SELECT coalesce(max(rowid), 0) FROM events);
+CREATE TABLE attachment_parts(hash TEXT COLLATE "C" NOT NULL, off BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(hash, off));
+INSERT INTO attachment_parts(hash, off, data) SELECT hash, 0, data FROM attachments_partial WHERE length(data) > 0;
+ALTER TABLE attachments_partial ADD COLUMN have BIGINT NOT NULL DEFAULT 0;
+UPDATE attachments_partial SET have = length(data), data = ''::bytea;
+-- Uncompressed out of line, so substr() of an attachment reads the slice only.
+ALTER TABLE attachments ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE attachment_parts ALTER COLUMN data SET STORAGE EXTERNAL;
 )SQL",
 };
 static_assert(sizeof(kPgMigrations) / sizeof(kPgMigrations[0]) == kSchemaVersion, "one migration per schema version");
@@ -394,11 +419,12 @@ struct Store::Impl {
     return r;
   }
 
-  // The dossier_units rows of a projection: every unit that holds or held it.
-  static void unit_rows(const DossierState& s, std::vector<Row>& out) {
+  // The dossier_units rows of a projection: every unit that holds or held
+  // it, from feed position `since` (a row already there keeps its own).
+  static void unit_rows(const DossierState& s, int64_t since, std::vector<Row>& out) {
     std::set<std::string> units = {s.unit, s.holder};
     for (const auto& v : s.visits) units.insert(v.unit);
-    for (const auto& u : units) out.push_back({s.code, u});
+    for (const auto& u : units) out.push_back({s.code, u, since});
   }
 
   Result<int64_t> watermark(const std::string& device) const {
@@ -572,13 +598,17 @@ struct Store::Impl {
                             "", b.events);
     if (!st) return st;
     b.events.clear();
+    // The feed's end with this batch's events: a unit that gains a dossier
+    // here holds it from there (its devices' cursors below it get the chain).
+    auto end = query_int(db, "SELECT coalesce(max(rowid), 0) FROM events");
+    if (!end) return end.error();
     std::vector<Row> projections, units;
     for (auto& [code, c] : b.dossiers) {
       if (!c.dirty) continue;
       auto row = projection_row(*c.current);
       if (!row) return row.error();
       projections.push_back(std::move(*row));
-      unit_rows(*c.current, units);
+      unit_rows(*c.current, *end, units);
       c.dirty = false;
     }
     st = insert_rows(db,
@@ -591,7 +621,7 @@ struct Store::Impl {
                      "finished_at = excluded.finished_at, timeliness = excluded.timeliness, state = excluded.state",
                      projections);
     if (!st) return st;
-    st = insert_rows(db, "INSERT INTO dossier_units(code, unit)", " ON CONFLICT DO NOTHING", units);
+    st = insert_rows(db, "INSERT INTO dossier_units(code, unit, since)", " ON CONFLICT DO NOTHING", units);
     if (!st) return st;
     auto wm = Stmt::prepare(db,
                             "INSERT INTO devices(device, seq, complete) VALUES(?1, CASE WHEN ?2 > 0 THEN ?2 ELSE 0 END, ?3) "
@@ -998,12 +1028,18 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
       f.items_pos = st->i64(0);
     }
   }
+  // Each new event visible to these units, with the earliest position from
+  // which one of them holds its dossier.
   auto st = Stmt::prepare(I.db,
-                          "SELECT e.rowid, e.dossier FROM events e WHERE e.rowid > ?1 AND e.quarantine IS NULL AND "
-                          "EXISTS (SELECT 1 FROM dossier_units u, " + units_table(I.db, 2) + " WHERE u.code = e.dossier AND u.unit = j.value) ORDER BY e.rowid");
+                          "SELECT rowid, dossier, since FROM (SELECT e.rowid, e.dossier, (SELECT min(u.since) FROM dossier_units u, " +
+                              units_table(I.db, 2) + " WHERE u.code = e.dossier AND u.unit = j.value) AS since "
+                              "FROM events e WHERE e.rowid > ?1 AND e.quarantine IS NULL) x WHERE since IS NOT NULL ORDER BY rowid");
   if (!st) return st.error();
   st->bind(1, events_after).bind(2, json(units).dump());
-  auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid <= ? ORDER BY rowid");
+  // A dossier these units held at the cursor: the device has its chain up
+  // to the cursor (every pull since sent what was new), so only what follows.
+  // One they have been given since: the whole chain, once.
+  auto chain = Stmt::prepare(I.db, "SELECT hash, bytes, arrived_at, rowid FROM events WHERE dossier = ? AND quarantine IS NULL AND rowid > ? AND rowid <= ? ORDER BY rowid");
   if (!chain) return chain.error();
   auto refs = Stmt::prepare(I.db, "SELECT hash FROM attachment_refs WHERE dossier = ?");
   if (!refs) return refs.error();
@@ -1017,7 +1053,7 @@ Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t i
     }
     if (bytes >= max_bytes) break;
     int64_t pos = st->i64(0);
-    chain->bind(1, st->text(1)).bind(2, pos);
+    chain->bind(1, st->text(1)).bind(2, st->i64(2) <= events_after ? events_after : int64_t{0}).bind(3, pos);
     for (;;) {
       auto c = chain->step();
       if (!c) return c.error();
@@ -1080,7 +1116,7 @@ Result<std::optional<std::string>> Store::last_receipt() const {
 }
 
 Result<std::pair<int64_t, int64_t>> Store::attachment_progress(const std::string& hash) const {
-  auto st = Stmt::prepare(impl_->db, "SELECT size, size, 1 FROM attachments WHERE hash = ?1 UNION ALL SELECT length(data), size, 0 FROM attachments_partial WHERE hash = ?1");
+  auto st = Stmt::prepare(impl_->db, "SELECT size, size, 1 FROM attachments WHERE hash = ?1 UNION ALL SELECT have, size, 0 FROM attachments_partial WHERE hash = ?1");
   if (!st) return st.error();
   st->bind(1, hash);
   auto row = st->step();
@@ -1100,38 +1136,81 @@ Result<int64_t> Store::put_attachment_chunk(const std::string& hash, int64_t siz
   if (offset != have->first) return make_error(Errc::bad_format, "attachment chunk at " + std::to_string(offset) + ", expected " + std::to_string(have->first));
   if (have->second >= 0 && have->second != size) return make_error(Errc::bad_format, "attachment size changed between chunks");
   if (offset + static_cast<int64_t>(data.size()) > size) return make_error(Errc::bad_format, "attachment chunk beyond its declared size");
-  std::string all;
-  if (offset > 0) {
-    auto q = Stmt::prepare(I.db, "SELECT data FROM attachments_partial WHERE hash = ?");
+  const int64_t have_now = offset + static_cast<int64_t>(data.size());
+  auto forget = [&]() -> Status {
+    for (const char* sql : {"DELETE FROM attachment_parts WHERE hash = ?", "DELETE FROM attachments_partial WHERE hash = ?"}) {
+      auto del = Stmt::prepare(I.db, sql);
+      if (!del) return del.error();
+      del->bind(1, hash);
+      if (Status st = del->run(); !st) return st;
+    }
+    return {};
+  };
+  Status st;
+  if (have_now == size) {
+    // The last chunk: the parts in order, once, then checked against the hash.
+    std::string all;
+    all.reserve(static_cast<size_t>(size));
+    auto q = Stmt::prepare(I.db, "SELECT data FROM attachment_parts WHERE hash = ? ORDER BY off");
     if (!q) return q.error();
     q->bind(1, hash);
-    auto row = q->step();
-    if (!row) return row.error();
-    if (*row) all = q->text(0);
-  }
-  all.append(data);
-  Status st;
-  if (static_cast<int64_t>(all.size()) == size) {
+    for (;;) {
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      all += q->text(0);
+    }
+    q->reset();
+    all.append(data);
+    if (static_cast<int64_t>(all.size()) != size) return make_error(Errc::internal, "attachment " + hash.substr(0, 16) + ": its parts do not add up");
     if (crypto::to_hex(crypto::blake2b256(crypto::as_bytes(all))) != hash) {
-      auto del = Stmt::prepare(I.db, "DELETE FROM attachments_partial WHERE hash = ?");
-      if (del) { del->bind(1, hash); (void)del->run(); (void)tx->commit(); }
+      if (forget()) (void)tx->commit();
       return make_error(Errc::bad_format, "attachment " + hash.substr(0, 16) + ": content does not match its hash (discarded)");
     }
     st = I.put_attachment(all);
-    auto del = Stmt::prepare(I.db, "DELETE FROM attachments_partial WHERE hash = ?");
-    if (!del) return del.error();
-    del->bind(1, hash);
-    if (st) st = del->run();
-  } else {
-    auto up = Stmt::prepare(I.db, "INSERT INTO attachments_partial(hash, size, data) VALUES(?,?,?) "
-                             "ON CONFLICT(hash) DO UPDATE SET size = excluded.size, data = excluded.data");
+    if (st) st = forget();
+  } else if (!data.empty()) {
+    auto part = Stmt::prepare(I.db, "INSERT INTO attachment_parts(hash, off, data) VALUES(?,?,?)");
+    if (!part) return part.error();
+    part->bind(1, hash).bind(2, offset).bind_blob(3, data);
+    st = part->run();
+    auto up = Stmt::prepare(I.db, "INSERT INTO attachments_partial(hash, size, data, have) VALUES(?,?,?,?) "
+                             "ON CONFLICT(hash) DO UPDATE SET size = excluded.size, have = excluded.have");
     if (!up) return up.error();
-    up->bind(1, hash).bind(2, size).bind_blob(3, all);
-    st = up->run();
+    up->bind(1, hash).bind(2, size).bind_blob(3, std::string_view()).bind(4, have_now);
+    if (st) st = up->run();
   }
   if (st) st = tx->commit();
   if (!st) return st.error();
-  return static_cast<int64_t>(all.size());
+  return have_now;
+}
+
+Result<std::pair<int64_t, std::string>> Store::attachment_slice(const std::string& hash, int64_t offset, size_t max) const {
+  const auto& I = *impl_;
+  if (offset < 0) return make_error(Errc::invalid_argument, "attachment offset below 0");
+  if (is_pg(I.db)) {
+    auto st = Stmt::prepare(I.db, "SELECT size, substr(data, CAST(? AS integer), CAST(? AS integer)) FROM attachments WHERE hash = ?");
+    if (!st) return st.error();
+    st->bind(1, offset + 1).bind(2, static_cast<int64_t>(max)).bind(3, hash);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return make_error(Errc::not_found, "attachment " + hash.substr(0, 16) + " is not in this store");
+    int64_t size = st->i64(0);
+    if (offset > size) return make_error(Errc::invalid_argument, "attachment offset beyond its size");
+    return std::make_pair(size, st->text(1));
+  }
+  auto st = Stmt::prepare(I.db, "SELECT rowid, size FROM attachments WHERE hash = ?");
+  if (!st) return st.error();
+  st->bind(1, hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::not_found, "attachment " + hash.substr(0, 16) + " is not in this store");
+  int64_t rowid = st->i64(0), size = st->i64(1);
+  st->reset();
+  if (offset > size) return make_error(Errc::invalid_argument, "attachment offset beyond its size");
+  auto bytes = I.db.read_blob("attachments", "data", rowid, offset, max);
+  if (!bytes) return bytes.error();
+  return std::make_pair(size, std::move(*bytes));
 }
 
 Result<std::vector<std::string>> Store::missing_attachments(const std::vector<std::string>& hashes) const {

@@ -421,17 +421,18 @@ struct Server {
         std::string hash = jstr(hd, "hash");
         int64_t off = jint(hd, "offset", 0);
         // Only to devices (or relays) of units that hold or held a dossier referencing it.
-        auto data = reading([&](engine::Store& st) -> Result<std::string> {
+        // Only the chunk asked for is read: a 64 MiB scan costs its chunks, not
+        // its size at every chunk.
+        auto data = reading([&](engine::Store& st) -> Result<std::pair<int64_t, std::string>> {
           auto visible = st.attachment_referenced(hash, &units);
           if (!visible || !*visible) return crypto::make_error(Errc::not_found, "");
-          return st.attachment(hash);
+          return st.attachment_slice(hash, off, opt.limits.chunk_bytes);
         });
-        if (!data || off < 0 || off > static_cast<int64_t>(data->size())) {
+        if (!data) {
           if (!co_await send(s, kAttData, [&] { return message(json{{"hash", hash}, {"size", -1}, {"offset", off}}); }, io())) co_return;
           continue;
         }
-        std::string_view chunk = std::string_view(*data).substr(static_cast<size_t>(off), opt.limits.chunk_bytes);
-        if (!co_await send(s, kAttData, [&] { return message(json{{"hash", hash}, {"size", data->size()}, {"offset", off}}, chunk); }, io())) co_return;
+        if (!co_await send(s, kAttData, [&] { return message(json{{"hash", hash}, {"size", data->first}, {"offset", off}}, data->second); }, io())) co_return;
       } else {
         { auto op_ = fail(s, who, "unexpected message " + std::to_string(f->type)); co_await std::move(op_); }
         co_return;

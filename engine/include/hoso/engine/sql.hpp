@@ -68,6 +68,11 @@ class Db {
   sqlite3* get() const { return db_; }
   // Rows changed by the last completed statement.
   int64_t changes() const;
+  // SQLite only: `n` bytes (fewer at its end) from `offset` of the BLOB in
+  // `table`.`column` at `rowid`, read in place (incremental blob I/O), so a
+  // slice of a large value costs the slice, not the value.
+  // Errc::invalid_argument on PostgreSQL or an offset beyond the value.
+  Result<std::string> read_blob(const char* table, const char* column, int64_t rowid, int64_t offset, size_t n) const;
 
  private:
   friend class Stmt;

@@ -23,7 +23,7 @@
 namespace hoso::engine {
 
 inline constexpr int32_t kApplicationId = 0x484f534f;  // "HOSO"
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct AttachmentFile {
   std::string name;
@@ -193,6 +193,11 @@ class Store {
   Result<std::string> device_key_file() const;
   // Attachments by hash.
   Result<std::string> attachment(const std::string& hash) const;
+  // A complete attachment's size and at most `max` of its bytes from
+  // `offset`, read without loading the rest (what ATT_GET serves).
+  // Errc::not_found if not complete here; Errc::invalid_argument for an
+  // offset below 0 or beyond its size.
+  Result<std::pair<int64_t, std::string>> attachment_slice(const std::string& hash, int64_t offset, size_t max) const;
   // A device's log: its events with sequence > after, in order, at most
   // `limit` (applied and quarantined alike: the log is gap-free).
   Result<std::vector<crypto::SignedItem>> device_log(const std::string& device, int64_t after, size_t limit) const;
