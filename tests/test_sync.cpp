@@ -785,6 +785,9 @@ struct FakeAck {
   const crypto::SigningKey* receipt_key = nullptr;
   int64_t receipt_acked = 1000;
   std::string device;
+  // For a relay: the ACK's watermarks, and the receipt's (null: none in it).
+  json watermarks = json::object();
+  json receipt_watermarks;
 };
 
 void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, const crypto::SignedItem& cert,
@@ -829,9 +832,10 @@ void fake_server(wire::tcp::socket sock, const crypto::SigningKey& tls_key, cons
       FAKE_CHECK(sync::encode_frame(out, wire::kFeed, wire::message(feed, *z)));
     } else if (head[4] == wire::kPush) {
       json rb{{"device", ack->device}, {"acked", ack->receipt_acked}, {"store", "fake"}, {"server", cert.id_hex()}, {"at", 0}};
+      if (!ack->receipt_watermarks.is_null()) rb["watermarks"] = ack->receipt_watermarks;
       auto r = crypto::sign_item(wire::kReceiptType, rb, *ack->receipt_key);
       FAKE_CHECK(r);
-      json a{{"acked", 1000}, {"watermarks", json::object()}, {"quarantined", 0}, {"receipt", r->bytes}};
+      json a{{"acked", 1000}, {"watermarks", ack->watermarks}, {"quarantined", 0}, {"receipt", r->bytes}};
       FAKE_CHECK(sync::encode_frame(out, wire::kAck, wire::message(a)));
     } else {
       return;
@@ -1083,18 +1087,18 @@ TEST_CASE("sync: a laptop keeps only receipts the proven server signed for exact
     return r->has_value();
   };
   // The server's key and certificate, but a receipt signed by another key.
-  FakeAck forged{&w.keys.at("a3"), 1000, w.id("a2")};
+  FakeAck forged{&w.keys.at("a3"), 1000, w.id("a2"), json::object(), json()};
   auto r1 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &forged);
   REQUIRE(!r1);
   CHECK(r1.error().code == sync::Errc::unauthorized);
   CHECK(r1.error().message.find("not signed by the server's key") != std::string::npos);
   CHECK(!receipts());
   // The server's signature over another acknowledgement (or another laptop).
-  FakeAck other{&w.keys.at("server"), 999, w.id("a2")};
+  FakeAck other{&w.keys.at("server"), 999, w.id("a2"), json::object(), json()};
   auto r2 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &other);
   REQUIRE(!r2);
   CHECK(r2.error().message.find("does not match") != std::string::npos);
-  FakeAck foreign{&w.keys.at("server"), 1000, w.id("a3")};
+  FakeAck foreign{&w.keys.at("server"), 1000, w.id("a3"), json::object(), json()};
   auto r3 = sync_with_fake(w, w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &foreign);
   REQUIRE(!r3);
   CHECK(r3.error().message.find("does not match") != std::string::npos);
@@ -1371,6 +1375,100 @@ TEST_CASE("sync: ATT_QUERY answers only peers whose units hold the dossier, or i
     CHECK(query("a1", unknown) == P2{0, -1});
   });
   CHECK(w.still_serving());
+}
+
+// PROTOCOL §13.5: a relay keeps the parent's receipts for the laptops'
+// events it forwards, checked like a laptop's own.
+TEST_CASE("sync: a relay keeps the parent's receipt for what it forwards, and refuses one that does not match the ACK", "[sync]") {
+  SyncWorld w;
+  w.person("relay-b", engine::CertKind::server, B, {});
+  w.person("b1", engine::CertKind::device, B, {}, 1);
+  std::vector<crypto::SignedItem> items = w.items;
+  items.push_back(w.certs.at("relay-b"));
+  items.push_back(w.certs.at("b1"));
+  {
+    auto s = engine::Store::open(w.server_db);
+    REQUIRE(s);
+    REQUIRE(s->ingest(items, w.t0));
+  }
+  w.device("b1");
+  w.receive("b1", "b-receiver");
+  w.receive("b1", "b-receiver");
+  // b1's log as the relay holds it after b1 pushed to it.
+  auto relay_store = [&](const std::string& name) {
+    std::string path = w.dir.path + "/" + name + ".db";
+    auto r = engine::Store::open_server(path, w.root.public_key());
+    REQUIRE(r);
+    std::vector<crypto::SignedItem> all = items;
+    for (const auto& b : w.log("b1")) all.push_back(*crypto::parse_item(b));
+    REQUIRE(r->ingest(all, w.now));
+    return path;
+  };
+  auto receipts = [](const std::string& path) {
+    auto db = engine::sql::Db::open(path, false, true);
+    REQUIRE(db);
+    auto q = engine::sql::Stmt::prepare(*db, "SELECT acked, bytes FROM receipts ORDER BY id");
+    REQUIRE(q);
+    std::vector<std::pair<int64_t, crypto::SignedItem>> out;
+    for (;;) {
+      auto row = q->step();
+      REQUIRE(row);
+      if (!*row) break;
+      auto it = crypto::parse_item(q->text(1));
+      REQUIRE(it);
+      out.emplace_back(q->i64(0), *it);
+    }
+    return out;
+  };
+  sync::Limits limits;
+  limits.io_timeout_seconds = 5;
+  limits.handshake_timeout_seconds = 5;
+  const int64_t now = w.now;
+
+  SECTION("from the province's server") {
+    w.start();
+    std::string path = relay_store("relay");
+    auto r = sync::relay_once(path, "127.0.0.1:" + std::to_string(w.port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
+                              [now] { return now; });
+    INFO((r ? std::string("ok") : r.error().message));
+    REQUIRE(r);
+    CHECK(r->pushed == 2);
+    CHECK(w.server_wm()[w.id("b1")] == 2);
+    auto kept = receipts(path);
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].first == 2);
+    const auto& rc = kept[0].second;
+    CHECK(rc.type == wire::kReceiptType);
+    CHECK(crypto::verify_sig(rc, w.keys.at("server").public_key()));
+    CHECK(rc.body["device"] == w.id("relay-b"));
+    CHECK(rc.body["watermarks"] == json{{w.id("b1"), 2}});
+    CHECK(rc.body["server"] == w.id("server"));
+  }
+  SECTION("from a server whose receipt names other watermarks than its ACK") {
+    std::string path = relay_store("relay-fake");
+    FakeAck ack;
+    ack.receipt_key = &w.keys.at("server");
+    ack.device = w.id("relay-b");
+    ack.receipt_acked = 1000;
+    ack.watermarks = json{{w.id("b1"), 2}};
+    ack.receipt_watermarks = json{{w.id("b1"), 1}};
+    asio::io_context io;
+    wire::tcp::acceptor acc(io, wire::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const uint16_t port = acc.local_endpoint().port();
+    g_fake_failed = false;
+    std::thread t([&] {
+      wire::tcp::socket sock = acc.accept();
+      fake_server(std::move(sock), w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &ack);
+    });
+    auto r = sync::relay_once(path, "127.0.0.1:" + std::to_string(port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
+                              [now] { return now; });
+    t.join();
+    REQUIRE(!g_fake_failed);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == sync::Errc::unauthorized);
+    CHECK(r.error().message.find("receipt does not match") != std::string::npos);
+    CHECK(receipts(path).empty());
+  }
 }
 
 // PROTOCOL §6: a pull sends a device the new events of a dossier its unit

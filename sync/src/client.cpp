@@ -142,7 +142,8 @@ struct Client {
     co_return Status{};
   }
 
-  Status check_receipt(const std::string& bytes, int64_t acked_now) const {
+  // `watermarks`: a relay's receipt must also carry exactly the ACK's.
+  Status check_receipt(const std::string& bytes, int64_t acked_now, const json* watermarks = nullptr) const {
     auto r = crypto::parse_item(bytes);
     if (!r) return make_error(Errc::bad_format, "the server's receipt: " + r.error().message);
     if (r->type != kReceiptType || r->cosig || !crypto::verify_sig(*r, server_pub))
@@ -150,7 +151,7 @@ struct Client {
                                             "tell provincial IT (the server or the link may be tampered with)");
     const json& b = r->body;
     if (jstr(b, "device") != me || jint(b, "acked", -1) != acked_now || jstr(b, "store") != server_store ||
-        jstr(b, "server") != server_cert_id)
+        jstr(b, "server") != server_cert_id || (watermarks && (!b.contains("watermarks") || b["watermarks"] != *watermarks)))
       return make_error(Errc::unauthorized, "the server's receipt does not match its acknowledgement (acked " +
                                                 std::to_string(acked_now) + "): the receipt was not kept; tell provincial IT");
     return {};
@@ -477,8 +478,15 @@ struct Client {
         rep.bytes_sent += static_cast<int64_t>(z->size());
         auto ack = co_await expect(s, kAck, io());
         if (!ack) co_return ack.error();
-        int64_t now_up = ack->first.value("watermarks", json::object()).value(device, int64_t{-1});
+        const json marks = ack->first.value("watermarks", json::object());
+        int64_t now_up = marks.is_object() ? marks.value(device, int64_t{-1}) : -1;
         if (now_up < up + n) co_return make_error(Errc::conflict, "the parent acknowledged less than a forwarded batch");
+        // The parent's receipt for the laptops' events: the relay's proof that
+        // it delivered them, checked like a laptop's and kept.
+        Status cr = check_receipt(jstr(ack->first, "receipt"), jint(ack->first, "acked", -1), &marks);
+        if (!cr) co_return cr;
+        Status rs = store.add_receipt(server_store, now_up, jstr(ack->first, "receipt"), opt.now());
+        if (!rs) co_return rs;
         rep.pushed += n;
         up = now_up;
         progress("forward", rep.pushed, 0);

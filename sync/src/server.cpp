@@ -110,8 +110,11 @@ struct Server {
     (void)co_await send(s, kError, [&] { return message(json{{"error", msg}}); }, std::chrono::seconds(5));
   }
 
-  Result<std::string> receipt(const engine::Certificate& device, int64_t acked) {
+  // `watermarks`: for a relay, what the batch's devices are acknowledged up
+  // to (the relay's proof of delivery for the laptops it carries).
+  Result<std::string> receipt(const engine::Certificate& device, int64_t acked, const json* watermarks = nullptr) {
     json body{{"device", device.id}, {"acked", acked}, {"store", store_id}, {"server", opt.cert.id_hex()}, {"at", now()}};
+    if (watermarks) body["watermarks"] = *watermarks;
     auto r = crypto::sign_item(kReceiptType, body, *opt.key);
     if (!r) return r.error();
     return r->bytes;
@@ -322,9 +325,10 @@ struct Server {
         if (!relay) acked = done->marks.count(dev->id) ? done->marks.at(dev->id) : acked;
         json marks = json::object();
         for (const auto& [d, seq] : done->marks) marks[d] = seq;
-        auto rc = receipt(*dev, acked);
+        auto rc = receipt(*dev, acked, relay ? &marks : nullptr);
         if (!rc) { { auto op_ = fail(s, who, rc.error().message); co_await std::move(op_); } co_return; }
-        log_line(who + ": " + std::to_string(in.size()) + " events, acknowledged up to " + std::to_string(acked) +
+        log_line(who + ": " + std::to_string(in.size()) + " events, acknowledged up to " +
+                 (relay ? "their watermarks for " + std::to_string(marks.size()) + " devices" : std::to_string(acked)) +
                  (q ? " (" + std::to_string(q) + " quarantined)" : ""));
         if (!co_await send(s, kAck, [&] { return message(json{{"acked", acked}, {"watermarks", marks}, {"quarantined", q}, {"receipt", *rc}}); }, io())) co_return;
       } else if (f->type == kPull) {
