@@ -37,6 +37,7 @@
 using namespace hoso;
 namespace fs = std::filesystem;
 namespace wire = hoso::sync::wire;
+namespace sql = hoso::engine::sql;
 namespace asio = boost::asio;
 using nlohmann::json;
 
@@ -1471,6 +1472,83 @@ TEST_CASE("sync: a relay keeps the parent's receipt for what it forwards, and re
   }
 }
 
+// SPEC §1: an event of a revoked officer counts if signed before the
+// revocation took effect and it reaches *a* server within 7 days: a relay
+// that had it in time says so, though the parent sees it later.
+TEST_CASE("sync: the parent judges a revocation's 7 days by when the event reached the relay", "[sync]") {
+  SyncWorld w;
+  w.person("relay-b", engine::CertKind::server, B, {});
+  w.person("b1", engine::CertKind::device, B, {}, 1);
+  w.device("b1");
+  w.receive("b1", "b-receiver");
+  w.receive("b1", "b-receiver");
+  // b-receiver's certificate is revoked after it signed both.
+  const int64_t effective = w.clock + 600;
+  auto oc = engine::read_certificate(w.certs.at("b-receiver"), w.root.public_key());
+  REQUIRE(oc);
+  auto rv = engine::issue_revocation(w.root, *oc, "moved", effective, effective);
+  REQUIRE(rv);
+  std::vector<crypto::SignedItem> items = w.items;
+  for (const char* c : {"relay-b", "b1"}) items.push_back(w.certs.at(c));
+  items.push_back(*rv);
+  std::vector<crypto::SignedItem> log;
+  for (const auto& b : w.log("b1")) log.push_back(*crypto::parse_item(b));
+  // The relay got them a day after the revocation took effect...
+  const std::string relay_db = w.dir.path + "/relay.db";
+  {
+    auto r = engine::Store::open_server(relay_db, w.root.public_key());
+    REQUIRE(r);
+    REQUIRE(r->ingest(items, w.t0));
+    auto got = r->ingest(log, effective + 86400);
+    REQUIRE(got);
+    for (const auto& o : *got) CHECK(o.outcome == engine::Outcome::applied);
+  }
+  // ...the province, ten days after, when the relay's link came back.
+  {
+    auto s = engine::Store::open(w.server_db);
+    REQUIRE(s);
+    REQUIRE(s->ingest(items, w.t0));
+  }
+  w.now = effective + 10 * 86400;
+  w.start();
+  sync::Limits limits;
+  limits.io_timeout_seconds = 5;
+  limits.handshake_timeout_seconds = 5;
+  const int64_t now = w.now;
+  auto r = sync::relay_once(relay_db, "127.0.0.1:" + std::to_string(w.port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
+                            [now] { return now; });
+  INFO((r ? std::string("ok") : r.error().message));
+  REQUIRE(r);
+  CHECK(r->pushed == 2);
+  CHECK(w.server_wm()[w.id("b1")] == 2);
+  CHECK(w.server_quarantine() == 0);  // judged at the relay's arrival, not the province's
+  {
+    auto db = sql::is_postgres_url(w.server_db) ? sql::Db::connect(w.server_db, true) : sql::Db::open(w.server_db, false, true);
+    REQUIRE(db);
+    auto q = sql::Stmt::prepare(*db, "SELECT min(arrived_at), max(arrived_at) FROM events WHERE device = ?");
+    REQUIRE(q);
+    q->bind(1, w.id("b1"));
+    REQUIRE(*q->step());
+    CHECK(q->i64(0) == effective + 86400);
+    CHECK(q->i64(1) == effective + 86400);
+  }
+  // A laptop's own word on arrival is not taken: b1's third event, pushed
+  // by b1 itself with an early time in its record, is judged at now.
+  w.receive("b1", "b-receiver");
+  auto third = w.log("b1");
+  REQUIRE(third.size() == 3);
+  Peer p;
+  p.login(w.port, w.id("b1"), w.keys.at("b1"));
+  std::string batch;
+  wire::put_record(batch, effective - 60, third[2]);
+  auto z = sync::compress(batch);
+  REQUIRE(z);
+  auto ack = p.push_raw(*z);
+  INFO(ack.dump());
+  REQUIRE(ack.value("_type", 0) == int(wire::kAck));
+  CHECK(ack.value("quarantined", 0) == 1);
+}
+
 // PROTOCOL §6: a pull sends a device the new events of a dossier its unit
 // already held at the cursor, and the whole chain of a dossier handed to its
 // unit since (a forward to the province, say).
@@ -1528,7 +1606,6 @@ TEST_CASE("sync: a laptop pulls while another laptop's batch waits for the store
   pusher.login(w.port, w.id("a2"), w.keys.at("a2"));
   json welcome = puller.login(w.port, w.id("a3"), w.keys.at("a3"));
   // Another writer (an operator's `hoso publish`, say) holds the store.
-  namespace sql = engine::sql;
   auto db = sql::is_postgres_url(w.server_db) ? sql::Db::connect(w.server_db) : sql::Db::open(w.server_db, false);
   REQUIRE(db);
   auto tx = sql::Tx::begin(*db);

@@ -1454,8 +1454,9 @@ Result<std::string> Store::attachment(const std::string& hash) const {
   return st->text(0);
 }
 
-Result<std::vector<crypto::SignedItem>> Store::device_log(const std::string& device, int64_t after, size_t limit) const {
-  auto st = Stmt::prepare(impl_->db, "SELECT bytes FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+Result<std::vector<crypto::SignedItem>> Store::device_log(const std::string& device, int64_t after, size_t limit,
+                                                          std::vector<int64_t>* arrived) const {
+  auto st = Stmt::prepare(impl_->db, "SELECT bytes, arrived_at FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
   if (!st) return st.error();
   st->bind(1, device).bind(2, after).bind(3, static_cast<int64_t>(limit));
   std::vector<crypto::SignedItem> out;
@@ -1466,6 +1467,7 @@ Result<std::vector<crypto::SignedItem>> Store::device_log(const std::string& dev
     auto item = crypto::parse_item(st->text(0));
     if (!item) return make_error(Errc::bad_format, "events: " + item.error().message);
     out.push_back(std::move(*item));
+    if (arrived) arrived->push_back(st->i64(1));
   }
   return out;
 }

@@ -454,17 +454,21 @@ struct Client {
       if (!carries(c->unit)) continue;
       // Logs this relay holds with gaps (pulled, not pushed to it) are not its to forward.
       while (up < local) {
-        auto log = store.device_log(device, up, 2000);
+        std::vector<int64_t> arrived;
+        auto log = store.device_log(device, up, 2000, &arrived);
         if (!log) co_return log.error();
         if (log->empty() || engine::read_event(log->front()).value().body.seq != up + 1) break;
         std::string batch;
         int64_t n = 0, expect_seq = up + 1;
-        for (const auto& it : *log) {
+        for (size_t k = 0; k < log->size(); ++k) {
+          const auto& it = (*log)[k];
           auto ev = engine::read_event(it);
           if (!ev || ev->body.seq != expect_seq) break;
           if (!batch.empty() && batch.size() + it.bytes.size() > opt.limits.batch_bytes) break;
           for (const auto& a : ev->body.attachments()) atts.insert(a.hash);
-          put_record(batch, 0, it.bytes);
+          // When it reached this server: SPEC §1's 7 days after a revocation
+          // count to the first server an event reaches (PROTOCOL §13.8).
+          put_record(batch, arrived[k], it.bytes);
           ++n;
           ++expect_seq;
         }

@@ -280,7 +280,11 @@ struct Server {
         for (auto& [at, bytes] : *recs) {
           auto item = crypto::parse_item(bytes);
           if (!item) { { auto op_ = fail(s, who, "batch: " + item.error().message); co_await std::move(op_); } co_return; }
-          in.push_back({std::move(*item), t, nullptr});
+          // A relay says when each event reached it, the first server (SPEC
+          // §1: a revoked officer's events count if they reach *a* server
+          // within 7 days); never later than now. A laptop's word is not taken.
+          const int64_t arrived = relay && at > 0 && at < t ? at : t;
+          in.push_back({std::move(*item), arrived, nullptr});
         }
         // Both signatures of every event, on this session's thread: sessions
         // verify side by side, and the store's turn is left the sequential part.

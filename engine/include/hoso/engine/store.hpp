@@ -199,8 +199,10 @@ class Store {
   // offset below 0 or beyond its size.
   Result<std::pair<int64_t, std::string>> attachment_slice(const std::string& hash, int64_t offset, size_t max) const;
   // A device's log: its events with sequence > after, in order, at most
-  // `limit` (applied and quarantined alike: the log is gap-free).
-  Result<std::vector<crypto::SignedItem>> device_log(const std::string& device, int64_t after, size_t limit) const;
+  // `limit` (applied and quarantined alike: the log is gap-free). With
+  // `arrived`: each event's arrival time here, in the same order.
+  Result<std::vector<crypto::SignedItem>> device_log(const std::string& device, int64_t after, size_t limit,
+                                                     std::vector<int64_t>* arrived = nullptr) const;
   // Every device this store has events of, with its highest sequence.
   Result<std::map<std::string, int64_t>> watermarks() const;
   // One device's highest sequence here (0 if none).
