@@ -61,7 +61,7 @@ serve_at() {
   mkdir -p srv
   local extra=()
   [[ ${2:-} == --http ]] && extra=(--http 127.0.0.1:0 --http-port-file http.port)
-  HOSO_NOW=$1 "$HOSO" serve --data srv --root prov/root.pub --key srv.key --cert srv.cert \
+  HOSO_NOW=$1 "$HOSO" serve --data srv "${SRV_STORE[@]}" --root prov/root.pub --key srv.key --cert srv.cert \
     --listen 127.0.0.1:0 --port-file srv.port "${extra[@]}" 2>>srv.log &
   SRV_PID=$!
   wait_file srv.port || fail "the server wrote no port file"
@@ -90,7 +90,7 @@ through() {  # through N CODE DAY DELIVER_TIME
 
 # Commune B syncs on 6 March, its last time.
 serve_at 2026-03-06T17:00:00+07:00
-expect_ok "$HOSO" publish --data srv p.cert a.cert b.cert offA.cert offB.cert A1.cert B1.cert srv.cert proc.signed cal.signed
+expect_ok "$HOSO" publish --data srv "${SRV_STORE[@]}" p.cert a.cert b.cert offA.cert offB.cert A1.cert B1.cert srv.cert proc.signed cal.signed
 for n in A1 B1; do
   expect_ok "$HOSO" init --db $n.db --root prov/root.pub --device-key $n.key --device-cert $n.cert --server 127.0.0.1:$SRV_PORT
   sync_direct $n
@@ -109,13 +109,13 @@ sync_direct A1
 export HOSO_NOW=2026-03-10T09:00:00+07:00
 
 # report --data: the devices as the server saw them.
-expect_ok "$HOSO" report --data srv --json
+expect_ok "$HOSO" report --data srv "${SRV_STORE[@]}" --json
 cp "$OUT" report.json
 assert_eq "$(json_get report.json '[(d["unit"], d["acked"], d["pending"], d["last_sync"]) for d in sorted(d["devices"], key=lambda d: d["unit"])]')" \
   "[[\"$A\", 17, 0, \"2026-03-10T09:00:00+07:00\"], [\"$B\", 5, 0, \"2026-03-06T17:00:00+07:00\"]]" "devices"
 assert_eq "$(json_get report.json '[(u["unit"], u["dossiers"], u["finished"], u["early"], u["late"], u["overdue"]) for u in d["units"]]')" \
   "[[\"$A\", 4, 3, 2, 1, 1], [\"$B\", 1, 1, 0, 0, 0]]" "units on the server"
-expect_ok "$HOSO" report --data srv --format csv --table devices
+expect_ok "$HOSO" report --data srv "${SRV_STORE[@]}" --format csv --table devices
 python3 - "$OUT" <<'PY' || fail_with_output "devices CSV"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig", newline="")))
@@ -165,9 +165,9 @@ bad = [k for k, v in checks.items() if not v]
 assert not bad, "failed: " + ", ".join(bad)
 PY
 mkdir -p "$ARTIFACTS"
-rm -f "$ARTIFACTS/dashboard.png"
-chrome --screenshot="$ARTIFACTS/dashboard.png" --window-size=1366,768 "$URL/" >/dev/null || fail "chromium --screenshot failed: $(tail -5 chrome.log)"
-python3 - "$ARTIFACTS/dashboard.png" <<'PY' || fail "the screenshot"
+rm -f "$ARTIFACTS/dashboard${SRV_PGDB:+-pg}.png"
+chrome --screenshot="$ARTIFACTS/dashboard${SRV_PGDB:+-pg}.png" --window-size=1366,768 "$URL/" >/dev/null || fail "chromium --screenshot failed: $(tail -5 chrome.log)"
+python3 - "$ARTIFACTS/dashboard${SRV_PGDB:+-pg}.png" <<'PY' || fail "the screenshot"
 import struct, sys, zlib
 b = open(sys.argv[1], "rb").read()
 assert b[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
