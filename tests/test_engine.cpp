@@ -73,6 +73,7 @@ TEST_CASE("a public key file with a non-string format is an error, not a crash",
 
 #include "../cli/defaults.hpp"
 #include "hoso/engine/store.hpp"
+#include "one_commune.hpp"
 #include "server_store.hpp"
 
 namespace {
@@ -96,27 +97,7 @@ struct Commune {
   std::string key;  // the laptop's sealed key file
 
   Commune() {
-    engine::CertRequest u;
-    u.kind = engine::CertKind::unit;
-    u.name = "Xã";
-    u.unit = "U1";
-    u.issued_at = t0 - 86400;
-    items.push_back(*engine::issue_certificate(root, u));
-    engine::CertRequest o = u;
-    o.kind = engine::CertKind::officer;
-    o.roles = {"receiver"};
-    o.pub = officer.public_key();
-    items.push_back(*engine::issue_certificate(root, o));
-    engine::CertRequest dv = u;
-    dv.kind = engine::CertKind::device;
-    dv.slot = 1;
-    dv.pub = device.public_key();
-    auto c = engine::issue_certificate(root, dv);
-    REQUIRE(c);
-    dcert = *c;
-    items.push_back(dcert);
-    items.push_back(*engine::sign_document(root, engine::kTypeProcedure, *crypto::parse_json_strict(cli::defaults::kProcedure), t0));
-    items.push_back(*engine::sign_document(root, engine::kTypeCalendar, *crypto::parse_json_strict(cli::defaults::kCalendar2026), t0));
+    items = testing::one_commune_items(root, officer, device, t0, dcert);
     auto sealed = crypto::seal_key_file(device, "d", "pw", crypto::Kdf::interactive);
     REQUIRE(sealed);
     key.assign(sealed->begin(), sealed->end());

@@ -14,6 +14,7 @@
 #include "hoso/engine/event.hpp"
 #include "hoso/engine/store.hpp"
 #include "hoso/engine/trust.hpp"
+#include "one_commune.hpp"
 
 using namespace hoso;
 
@@ -35,29 +36,11 @@ struct Desk {
     namespace fs = std::filesystem;
     dir = (fs::temp_directory_path() / "hoso-sec-XXXXXX").string();
     REQUIRE(::mkdtemp(dir.data()));
-    engine::CertRequest u;
-    u.kind = engine::CertKind::unit;
-    u.name = "Xã";
-    u.unit = "U1";
-    u.issued_at = t0 - 86400;
-    items.push_back(*engine::issue_certificate(root, u));
-    engine::CertRequest o = u;
-    o.kind = engine::CertKind::officer;
-    o.roles = {"receiver"};
-    o.pub = officer.public_key();
-    items.push_back(*engine::issue_certificate(root, o));
-    engine::CertRequest dv = u;
-    dv.kind = engine::CertKind::device;
-    dv.slot = 1;
-    dv.pub = device.public_key();
-    auto dcert = engine::issue_certificate(root, dv);
-    REQUIRE(dcert);
-    items.push_back(*dcert);
-    items.push_back(*engine::sign_document(root, engine::kTypeProcedure, *crypto::parse_json_strict(cli::defaults::kProcedure), t0));
-    items.push_back(*engine::sign_document(root, engine::kTypeCalendar, *crypto::parse_json_strict(cli::defaults::kCalendar2026), t0));
+    crypto::SignedItem dcert;
+    items = testing::one_commune_items(root, officer, device, t0, dcert);
     auto sealed = crypto::seal_key_file(device, "d", "pw", crypto::Kdf::interactive);
     REQUIRE(sealed);
-    auto l = engine::Store::create_device(dir + "/laptop.db", root.public_key(), *dcert, std::string(sealed->begin(), sealed->end()), "");
+    auto l = engine::Store::create_device(dir + "/laptop.db", root.public_key(), dcert, std::string(sealed->begin(), sealed->end()), "");
     REQUIRE(l);
     laptop.emplace(std::move(*l));
     REQUIRE(laptop->ingest(items, t0));

@@ -1378,6 +1378,18 @@ TEST_CASE("sync: ATT_QUERY answers only peers whose units hold the dossier, or i
   CHECK(w.still_serving());
 }
 
+namespace {
+// One round of the relay "relay-b" (store at `path`) against a parent at `port`, at w.now.
+sync::Result<sync::SyncReport> relay_round(SyncWorld& w, const std::string& path, uint16_t port) {
+  sync::Limits limits;
+  limits.io_timeout_seconds = 5;
+  limits.handshake_timeout_seconds = 5;
+  const int64_t now = w.now;
+  return sync::relay_once(path, "127.0.0.1:" + std::to_string(port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
+                          [now] { return now; });
+}
+}  // namespace
+
 // PROTOCOL §13.5: a relay keeps the parent's receipts for the laptops'
 // events it forwards, checked like a laptop's own.
 TEST_CASE("sync: a relay keeps the parent's receipt for what it forwards, and refuses one that does not match the ACK", "[sync]") {
@@ -1421,16 +1433,10 @@ TEST_CASE("sync: a relay keeps the parent's receipt for what it forwards, and re
     }
     return out;
   };
-  sync::Limits limits;
-  limits.io_timeout_seconds = 5;
-  limits.handshake_timeout_seconds = 5;
-  const int64_t now = w.now;
-
   SECTION("from the province's server") {
     w.start();
     std::string path = relay_store("relay");
-    auto r = sync::relay_once(path, "127.0.0.1:" + std::to_string(w.port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
-                              [now] { return now; });
+    auto r = relay_round(w, path, w.port);
     INFO((r ? std::string("ok") : r.error().message));
     REQUIRE(r);
     CHECK(r->pushed == 2);
@@ -1461,8 +1467,7 @@ TEST_CASE("sync: a relay keeps the parent's receipt for what it forwards, and re
       wire::tcp::socket sock = acc.accept();
       fake_server(std::move(sock), w.keys.at("server"), w.certs.at("server"), w.keys.at("server"), &ack);
     });
-    auto r = sync::relay_once(path, "127.0.0.1:" + std::to_string(port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
-                              [now] { return now; });
+    auto r = relay_round(w, path, port);
     t.join();
     REQUIRE(!g_fake_failed);
     REQUIRE_FALSE(r);
@@ -1511,12 +1516,7 @@ TEST_CASE("sync: the parent judges a revocation's 7 days by when the event reach
   }
   w.now = effective + 10 * 86400;
   w.start();
-  sync::Limits limits;
-  limits.io_timeout_seconds = 5;
-  limits.handshake_timeout_seconds = 5;
-  const int64_t now = w.now;
-  auto r = sync::relay_once(relay_db, "127.0.0.1:" + std::to_string(w.port), w.keys.at("relay-b"), w.certs.at("relay-b"), limits,
-                            [now] { return now; });
+  auto r = relay_round(w, relay_db, w.port);
   INFO((r ? std::string("ok") : r.error().message));
   REQUIRE(r);
   CHECK(r->pushed == 2);

@@ -436,6 +436,15 @@ struct Store::Impl {
     return *row ? st->i64(0) : 0;
   }
 
+  // An event as stored (row `hash`, envelope `bytes`), parsed again.
+  static Result<Event> stored_event(const std::string& hash, const std::string& bytes) {
+    auto item = crypto::parse_item(bytes);
+    if (!item) return make_error(Errc::bad_format, "events " + hash.substr(0, 16) + ": " + item.error().message);
+    auto ev = read_event(*item);
+    if (!ev) return make_error(Errc::bad_format, "events " + hash.substr(0, 16) + ": " + ev.error().message);
+    return ev;
+  }
+
   Result<DossierEvents> events_of(const std::string& code, bool with_quarantined = false) const {
     auto st = Stmt::prepare(db, with_quarantined ? "SELECT hash, bytes FROM events WHERE dossier = ?"
                                                  : "SELECT hash, bytes FROM events WHERE dossier = ? AND quarantine IS NULL");
@@ -446,10 +455,8 @@ struct Store::Impl {
       auto row = st->step();
       if (!row) return row.error();
       if (!*row) break;
-      auto item = crypto::parse_item(st->text(1));
-      if (!item) return make_error(Errc::bad_format, "events " + st->text(0).substr(0, 16) + ": " + item.error().message);
-      auto ev = read_event(*item);
-      if (!ev) return make_error(Errc::bad_format, "events " + st->text(0).substr(0, 16) + ": " + ev.error().message);
+      auto ev = stored_event(st->text(0), st->text(1));
+      if (!ev) return ev.error();
       out.emplace(ev->hash, std::move(*ev));
     }
     return out;
@@ -579,10 +586,8 @@ struct Store::Impl {
       auto row = c->step();
       if (!row) return row.error();
       if (!*row) break;
-      auto item = crypto::parse_item(c->text(2));
-      if (!item) return make_error(Errc::bad_format, "events " + c->text(1).substr(0, 16) + ": " + item.error().message);
-      auto ev = read_event(*item);
-      if (!ev) return make_error(Errc::bad_format, "events " + c->text(1).substr(0, 16) + ": " + ev.error().message);
+      auto ev = stored_event(c->text(1), c->text(2));
+      if (!ev) return ev.error();
       got[c->text(0)].emplace(ev->hash, std::move(*ev));
     }
     for (const auto& code : codes)
