@@ -186,8 +186,17 @@ int main(int argc, char** argv) {
   std::printf("dossiers: %ld dossiers\n", n);
   line("receive_p50", pct(recv_ms, 0.50), "ms");
   line("receive_p99", pct(recv_ms, 0.99), "ms");
+  // Whether a call grows with the store: the median of the last tenth of the
+  // calls beside the first tenth's (about 1 when nothing scans the store).
+  auto growth = [](const std::vector<double>& v) {
+    size_t k = std::max<size_t>(1, v.size() / 10);
+    std::vector<double> head(v.begin(), v.begin() + k), tail(v.end() - k, v.end());
+    return pct(tail, 0.50) / std::max(1e-6, pct(head, 0.50));
+  };
+  line("receive_growth", growth(recv_ms), "(p50 of the last tenth / p50 of the first tenth of receives)");
   line("act_p50", pct(act_ms, 0.50), "ms");
   line("act_p99", pct(act_ms, 0.99), "ms");
+  line("act_growth", growth(act_ms), "(p50 of the last tenth / p50 of the first tenth of acts)");
   line("store_build", build_s, "s");
 
   // 2. list --overdue and report on the store of N dossiers. All the accepted

@@ -121,6 +121,56 @@ struct Commune {
 };
 }  // namespace
 
+// SPEC: a dossier's code is unit-yymmdd-nnnn, numbered per day within the
+// desk's slot. The day's codes are found as a range of the events' index: a
+// range one character too wide or too narrow shows here.
+TEST_CASE("a desk numbers the day's dossiers in its own slot, past other desks' and other days' codes", "[engine][store]") {
+  TempDir tmp;
+  Commune c;
+  auto device2 = crypto::SigningKey::generate();
+  engine::CertRequest dv;
+  dv.kind = engine::CertKind::device;
+  dv.name = "Xã desk 2";
+  dv.unit = "U1";
+  dv.slot = 2;
+  dv.pub = device2.public_key();
+  dv.issued_at = c.t0 - 86400;
+  auto d2cert = engine::issue_certificate(c.root, dv);
+  REQUIRE(d2cert);
+  c.items.push_back(*d2cert);
+  auto a = c.laptop(tmp.d + "/a.db");
+  auto sealed = crypto::seal_key_file(device2, "d2", "pw", crypto::Kdf::interactive);
+  REQUIRE(sealed);
+  auto b = engine::Store::create_device(tmp.d + "/b.db", c.root.public_key(), *d2cert, std::string(sealed->begin(), sealed->end()), "");
+  REQUIRE(b);
+  REQUIRE(b->ingest(c.items, c.t0));
+  auto code = [&](engine::Store& s, const crypto::SigningKey& dev, int64_t at) {
+    auto d = s.receive(c.officer, dev, c.dossier("X"), at);
+    INFO((d ? std::string() : d.error().message));
+    REQUIRE(d);
+    return d->code;
+  };
+  CHECK(code(a, c.device, c.t0) == "U1-260302-1000");
+  CHECK(code(a, c.device, c.t0 + 60) == "U1-260302-1001");
+  CHECK(code(*b, device2, c.t0 + 120) == "U1-260302-2000");
+  CHECK(code(*b, device2, c.t0 + 180) == "U1-260302-2001");
+  // Desk 1 holds desk 2's dossiers of the day (and desk 2 desk 1's): each
+  // goes on in its own slot.
+  auto from_b = b->device_log(b->device_cert_id(), 0, 100);
+  REQUIRE(from_b);
+  REQUIRE(a.ingest(*from_b, c.t0 + 240));
+  auto from_a = a.device_log(a.device_cert_id(), 0, 100);
+  REQUIRE(from_a);
+  REQUIRE(b->ingest(*from_a, c.t0 + 240));
+  CHECK(code(a, c.device, c.t0 + 300) == "U1-260302-1002");
+  CHECK(code(*b, device2, c.t0 + 300) == "U1-260302-2002");
+  // The next day starts again at the slot's first number; the day before
+  // (yymmdd one less) does not count either.
+  CHECK(code(a, c.device, c.t0 + 86400) == "U1-260303-1000");
+  CHECK(code(a, c.device, c.t0 + 86400 + 60) == "U1-260303-1001");
+  CHECK(code(a, c.device, c.t0 + 360) == "U1-260302-1003");
+}
+
 TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") {
   TempDir tmp;
   Commune c;

@@ -1334,9 +1334,15 @@ Result<DossierState> Store::receive(const crypto::SigningKey& officer, const cry
   int64_t slot = (*dc)->slot.value_or(0);
   int64_t next = slot == 0 ? 1 : slot * 1000;
   {
-    auto q = Stmt::prepare(I.db, "SELECT dossier FROM events WHERE action = 'receive' AND substr(dossier, 1, CAST(? AS INTEGER)) = ?");
+    // The day's codes as a range of events_by_dossier (a laptop's store is
+    // SQLite, whose default collation compares bytes): a substr() filter
+    // scanned every event, and receiving grew with the store (5.7 ms at 30,000
+    // dossiers against 0.8 ms at 2,000, bench_engine).
+    std::string upper = prefix;
+    upper.back() = static_cast<char>(upper.back() + 1);
+    auto q = Stmt::prepare(I.db, "SELECT dossier FROM events WHERE dossier >= ?1 AND dossier < ?2 AND action = 'receive'");
     if (!q) return q.error();
-    q->bind(1, static_cast<int64_t>(prefix.size())).bind(2, prefix);
+    q->bind(1, prefix).bind(2, upper);
     for (;;) {
       auto row = q->step();
       if (!row) return row.error();
