@@ -35,6 +35,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -330,6 +331,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (sodium_init() < 0) die("sodium_init failed");
+  // The idle connections of step 4 write their ClientHello with write(2): a
+  // connection the server has closed would end the run with SIGPIPE, silently.
+  ::signal(SIGPIPE, SIG_IGN);
   {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -528,6 +532,7 @@ int main(int argc, char** argv) {
   so.now = clock;
   so.log = [](const std::string&) {};
   so.limits.max_sessions = static_cast<size_t>(std::max<long>(256, conns + n_dev + 16));
+  so.limits.max_sessions_per_address = so.limits.max_sessions;  // every connection here comes from 127.0.0.1
   so.limits.handshake_timeout_seconds = 60;  // idle connections of step 4 stay while measured
   auto server = std::make_unique<Server>(so);
 
