@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -25,6 +26,16 @@ using Clock = std::chrono::steady_clock;
 
 inline double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 inline double ms_since(Clock::time_point t0) { return secs_since(t0) * 1000.0; }
+
+// f(0) .. f(n-1), each on a thread of its own, all at once; returns when all
+// have returned. (Simulated laptops and the like, not a work pool.)
+template <class F>
+void side_by_side(size_t n, F&& f) {
+  std::vector<std::thread> ts;
+  ts.reserve(n);
+  for (size_t i = 0; i < n; ++i) ts.emplace_back([&f, i] { f(i); });
+  for (auto& t : ts) t.join();
+}
 
 // The p-quantile (0..1) of `v`, nearest rank; 0 for no samples.
 inline double pct(std::vector<double> v, double p) {
