@@ -1127,6 +1127,8 @@ TEST_CASE("crypto: parse_canonical accepts one spelling per value", "[crypto]") 
     INFO(why << ": " << hex_of(text));
     CHECK(code(r) == "bad_format");
     CHECK_FALSE(msg(r).empty());
+    // the refusal's words are the general parser's
+    CHECK(msg(r) == msg(hc::detail::parse_canonical_by_encoding(text)));
   }
   CHECK(msg(hc::parse_canonical("{\"a\":1,\"a\":1}")).find("duplicate key \"a\"") != std::string::npos);
   CHECK(msg(hc::parse_canonical("[1.0]")).find("integers") != std::string::npos);
@@ -1208,6 +1210,103 @@ TEST_CASE("crypto: random values round-trip through canonical JSON", "[crypto]")
     std::string compact = v.dump(-1, ' ', true);  // \uXXXX for all non-ASCII
     if (compact != *c) CHECK_FALSE(hc::parse_canonical(compact).ok());
   }
+}
+
+namespace {
+// Same value and the same number types throughout (nlohmann's == counts 5 and
+// 5u equal; doc_check tells them apart).
+bool same_tree(const json& a, const json& b) {
+  if (a.type() != b.type()) return false;
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto i = a.begin(), k = b.begin(); i != a.end(); ++i, ++k)
+      if (i.key() != k.key() || !same_tree(i.value(), k.value())) return false;
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_tree(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
+// parse_canonical reads the bytes in one pass; its definition is "parse,
+// encode again, compare" (detail::parse_canonical_by_encoding). Either both
+// refuse, or both accept with the same tree.
+void agree(const std::string& text, int max_depth = 32) {
+  auto fast = hc::parse_canonical(text, max_depth);
+  auto slow = hc::detail::parse_canonical_by_encoding(text, max_depth);
+  if (fast.ok() != slow.ok()) {
+    FAIL_CHECK("readers disagree on " << hex_of(text) << ": one-pass " << (fast.ok() ? "ok" : msg(fast)) << ", by encoding "
+                                      << (slow.ok() ? "ok" : msg(slow)));
+    return;
+  }
+  if (fast.ok() && !same_tree(*fast, *slow)) FAIL_CHECK("readers build different values from " << hex_of(text));
+  // A refusal says why in the general parser's words, never "internal".
+  if (!fast.ok() && (code(fast) != "bad_format" || msg(fast) != msg(slow))) FAIL_CHECK("refusal of " << hex_of(text) << ": " << msg(fast));
+}
+}  // namespace
+
+TEST_CASE("crypto: the one-pass canonical reader agrees with parse-and-encode on every input", "[crypto]") {
+  INFO("rng seed " << kSeed);
+  const std::string alphabet = "{}[]\",:\\-0123456789.eEtrufalsn u/\x01\x7f\xc3\xa9\xed\xa0";
+  int accepted = 0, mutants = 0;
+  for (int round = 0; round < 4000; ++round) {
+    json v = random_value(4);
+    auto c = hc::canonical_json(v);
+    REQUIRE(c.ok());
+    agree(*c);
+    auto back = hc::parse_canonical(*c);
+    REQUIRE(back.ok());
+    CHECK(same_tree(*back, *hc::detail::parse_canonical_by_encoding(*c)));
+    ++accepted;
+    // Depth limits: the same bytes under a tighter bound.
+    agree(*c, 1 + static_cast<int>(rnd(4)));
+    // Mutants: a byte replaced, inserted or removed; two bytes swapped; cut short.
+    for (int m = 0; m < 6 && !c->empty(); ++m) {
+      std::string t = *c;
+      const size_t at = rnd(t.size());
+      switch (rnd(5)) {
+        case 0: t[at] = rnd(2) ? alphabet[rnd(alphabet.size())] : static_cast<char>(rnd(256)); break;
+        case 1: t.insert(t.begin() + static_cast<long>(at), alphabet[rnd(alphabet.size())]); break;
+        case 2: t.erase(at, 1); break;
+        case 3: std::swap(t[at], t[rnd(t.size())]); break;
+        default: t.resize(at); break;
+      }
+      agree(t);
+      ++mutants;
+    }
+    // Other spellings of the same value.
+    agree(v.dump(1, ' ', rnd(2) == 0));
+    agree(v.dump(-1, ' ', true));
+  }
+  // Short strings over the alphabet the grammar turns on.
+  for (int round = 0; round < 20000; ++round) {
+    std::string t;
+    for (size_t n = 1 + rnd(8); n > 0; --n) t += alphabet[rnd(alphabet.size())];
+    agree(t);
+  }
+  // Every two-byte string, and every escape spelling.
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) agree(std::string{'"', static_cast<char>(a), static_cast<char>(b), '"'});
+  for (int e = 0; e < 0x100; ++e) {
+    char u[16];
+    std::snprintf(u, sizeof u, "\"\\u%04x\"", e);
+    agree(u);
+    std::snprintf(u, sizeof u, "\"\\u%04X\"", e);
+    agree(u);
+    std::snprintf(u, sizeof u, "{\"\\u%04x\":1}", e);
+    agree(u);
+  }
+  // Integers at every length and edge.
+  for (const char* n : {"0", "-0", "00", "-1", "1", "9007199254740991", "-9007199254740991", "9007199254740992",
+                        "-9007199254740992", "99999999999999999", "1234567890123456", "12345678901234567", "1.", "-", "--1",
+                        "1e", "0x1", "[0,-0]", "[01]", "{\"a\":-}"})
+    agree(n);
+  CHECK(accepted == 4000);
+  CHECK(mutants > 20000);
 }
 
 TEST_CASE("crypto: random strings with every byte value through the string encoder", "[crypto]") {

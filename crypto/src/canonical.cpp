@@ -160,6 +160,151 @@ struct StrictCallback {
   }
 };
 
+// Reads bytes that must be canonical in one pass, building the value as it
+// goes: the encoder's language read directly, instead of parsing any JSON and
+// encoding it again to compare (which was most of parse_item's time, and
+// parse_item runs once per event a server ingests). It says only whether the
+// bytes are canonical; parse_canonical asks the general parser why not, so
+// every refusal keeps the message people and tests know. The two must agree
+// on every input: tests/test_crypto.cpp and fuzz_item compare them.
+class CanonicalReader {
+ public:
+  CanonicalReader(std::string_view s, int max_depth) : p_(s.data()), end_(s.data() + s.size()), max_depth_(max_depth) {}
+
+  // The whole input as one value; false if it is not canonical.
+  bool read(nlohmann::json& out) { return value(out, 0) && p_ == end_; }
+
+ private:
+  using json = nlohmann::json;
+
+  bool literal(std::string_view word) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  // What std::to_string writes: no '+', no leading zero, no "-0", at most
+  // 2^53-1; a fraction or an exponent makes a float, which has no canonical form.
+  bool number(json& out) {
+    const bool neg = *p_ == '-';
+    if (neg) ++p_;
+    if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+    const char* first = p_;
+    uint64_t v = 0;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+      if (p_ - first == 16) return false;  // 17 digits exceed 2^53-1
+      v = v * 10 + static_cast<uint64_t>(*p_ - '0');
+      ++p_;
+    }
+    if (*first == '0' && (p_ - first > 1 || neg)) return false;
+    if (v > static_cast<uint64_t>(kMaxSafeInteger)) return false;
+    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    // The general parser's types: unsigned without a sign, signed with one.
+    if (neg) out = json(-static_cast<int64_t>(v));
+    else out = json(v);
+    return true;
+  }
+
+  // A string with exactly put_string's escapes; its bytes valid UTF-8.
+  bool string(std::string& out) {
+    if (p_ == end_ || *p_ != '"') return false;
+    ++p_;
+    for (;;) {
+      const char* run = p_;
+      while (p_ != end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      out.append(run, static_cast<size_t>(p_ - run));
+      if (p_ == end_ || static_cast<unsigned char>(*p_) < 0x20) return false;
+      if (*p_ == '"') break;
+      if (++p_ == end_) return false;
+      switch (*p_++) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          // Only the control characters without a short escape, in lower-case hex.
+          if (end_ - p_ < 4 || p_[0] != '0' || p_[1] != '0' || (p_[2] != '0' && p_[2] != '1')) return false;
+          const char h = p_[3];
+          int lo;
+          if (h >= '0' && h <= '9') lo = h - '0';
+          else if (h >= 'a' && h <= 'f') lo = h - 'a' + 10;
+          else return false;
+          const char c = static_cast<char>((p_[2] - '0') * 16 + lo);
+          if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') return false;
+          out.push_back(c);
+          p_ += 4;
+          break;
+        }
+        default: return false;
+      }
+    }
+    ++p_;
+    return valid_utf8(out);
+  }
+
+  bool value(json& out, int depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case 'n': out = nullptr; return literal("null");
+      case 't': out = true; return literal("true");
+      case 'f': out = false; return literal("false");
+      case '"': {
+        std::string s;
+        if (!string(s)) return false;
+        out = std::move(s);
+        return true;
+      }
+      case '[': {
+        if (depth + 1 > max_depth_) return false;
+        ++p_;
+        out = json::array();
+        auto& arr = out.get_ref<json::array_t&>();
+        if (p_ != end_ && *p_ == ']') { ++p_; return true; }
+        for (;;) {
+          arr.emplace_back();
+          if (!value(arr.back(), depth + 1)) return false;
+          if (p_ == end_) return false;
+          if (*p_ == ']') { ++p_; return true; }
+          if (*p_++ != ',') return false;
+        }
+      }
+      case '{': {
+        if (depth + 1 > max_depth_) return false;
+        ++p_;
+        out = json::object();
+        auto& obj = out.get_ref<json::object_t&>();
+        if (p_ != end_ && *p_ == '}') { ++p_; return true; }
+        const std::string* last = nullptr;
+        for (;;) {
+          std::string key;
+          if (!string(key)) return false;
+          for (char c : key)
+            if (static_cast<unsigned char>(c) >= 0x80 || static_cast<unsigned char>(c) < 0x20) return false;
+          // Sorted by bytes, so a repeated key is out of order too.
+          if (last && !(*last < key)) return false;
+          if (p_ == end_ || *p_++ != ':') return false;
+          auto at = obj.emplace_hint(obj.end(), std::move(key), json());
+          last = &at->first;
+          if (!value(at->second, depth + 1)) return false;
+          if (p_ == end_) return false;
+          if (*p_ == '}') { ++p_; return true; }
+          if (*p_++ != ',') return false;
+        }
+      }
+      default:
+        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return number(out);
+        return false;
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  int max_depth_;
+};
+
 }  // namespace
 
 Result<std::string> canonical_json(const nlohmann::json& value) {
@@ -188,6 +333,17 @@ Result<nlohmann::json> parse_json_strict(std::string_view text, int max_depth) {
 }
 
 Result<nlohmann::json> parse_canonical(std::string_view bytes, int max_depth) {
+  nlohmann::json fast;
+  if (CanonicalReader(bytes, max_depth).read(fast)) return fast;
+  // Not canonical: the general parser and the encoder say why.
+  auto slow = detail::parse_canonical_by_encoding(bytes, max_depth);
+  if (slow) return make_error(Errc::internal, "canonical reader refused bytes the encoder writes");
+  return slow.error();
+}
+
+namespace detail {
+
+Result<nlohmann::json> parse_canonical_by_encoding(std::string_view bytes, int max_depth) {
   auto j = parse_json_strict(bytes, max_depth);
   if (!j) return j.error();
   auto again = canonical_json(*j);
@@ -195,5 +351,7 @@ Result<nlohmann::json> parse_canonical(std::string_view bytes, int max_depth) {
   if (*again != bytes) return make_error(Errc::bad_format, "not in canonical form");
   return j;
 }
+
+}  // namespace detail
 
 }  // namespace hoso::crypto

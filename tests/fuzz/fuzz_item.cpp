@@ -1,5 +1,6 @@
 // Envelopes and events as they arrive from a peer, a file or a bundle:
-// canonical JSON (crypto::parse_json_strict, parse_canonical), the envelope
+// canonical JSON (crypto::parse_json_strict, parse_canonical and its
+// definition by encoding), the envelope
 // (crypto::parse_item) and the event body (engine::read_event); also the key
 // files a USB stick brings (crypto::parse_public_key_file, peek_key_file: the
 // part read before any passphrase).
@@ -22,10 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // One value, one spelling: canonical bytes re-encode to themselves.
-  if (auto j = crypto::parse_canonical(in); j) {
-    auto c = crypto::canonical_json(*j);
+  auto fast = crypto::parse_canonical(in);
+  if (fast) {
+    auto c = crypto::canonical_json(*fast);
     HOSO_FUZZ_CHECK(c && *c == in);
   }
+  // The one-pass reader and its definition (parse, encode, compare) agree.
+  auto slow = crypto::detail::parse_canonical_by_encoding(in);
+  HOSO_FUZZ_CHECK(fast.ok() == slow.ok());
+  if (fast) HOSO_FUZZ_CHECK(fast->dump() == slow->dump());
+  else HOSO_FUZZ_CHECK(fast.error().message == slow.error().message);
 
   if (auto pk = crypto::parse_public_key_file(in); pk) {
     auto again = crypto::parse_public_key_file(crypto::public_key_file(pk->pub, pk->name));

@@ -25,6 +25,14 @@ Result<std::string> canonical_json(const nlohmann::json& value);
 // has exactly one hash. `max_depth` bounds nesting against hostile input.
 Result<nlohmann::json> parse_canonical(std::string_view bytes, int max_depth = 32);
 
+namespace detail {
+// parse_canonical's definition, as the general parser and the encoder state
+// it: parse any JSON, encode it, compare. parse_canonical reads the bytes in
+// one pass instead and must agree with this on every input; it is here for
+// the tests and fuzzers that check so, and for the error messages.
+Result<nlohmann::json> parse_canonical_by_encoding(std::string_view bytes, int max_depth = 32);
+}  // namespace detail
+
 // Parses ordinary JSON as people write it (any spacing, key order), refusing
 // duplicate keys, floats and invalid UTF-8. Errors carry the position.
 Result<nlohmann::json> parse_json_strict(std::string_view text, int max_depth = 32);
