@@ -4,6 +4,8 @@
 //     their logs go into a fresh SQLite server store and a fresh PostgreSQL
 //     one in batches of 250 events, as a sync session hands them over
 //     (Store::ingest, full verification, one durable commit per batch).
+//  1b. the same batches through a sync server's path on one thread, phase
+//     by phase (parse_item, read_event, signatures, the store's turn).
 //  2. report: both stores grow to M dossier rows (each real row copied under
 //     new codes, so states stay realistic), then `hoso report --data`'s work
 //     (engine::build_report) is timed on each. Reports read the dossier
@@ -31,7 +33,10 @@
 #include "common.hpp"
 #include "hoso/crypto/canonical.hpp"
 #include "hoso/crypto/keys.hpp"
+#include "hoso/crypto/signed_item.hpp"
 #include "hoso/engine/calendar.hpp"
+#include "hoso/engine/event.hpp"
+#include "hoso/engine/ledger.hpp"
 #include "hoso/engine/report.hpp"
 #include "hoso/engine/sql.hpp"
 #include "hoso/engine/store.hpp"
@@ -217,6 +222,61 @@ int main(int argc, char** argv) {
                 rates.back(), s, batch);
   }
   if (rates.size() == 2) std::printf("ingest_postgresql_vs_sqlite: %.2f (ratio)\n", rates[1] / rates[0]);
+
+  // 1b. A sync server's path for the same batches, phase by phase, on one
+  // thread (a session's): the envelope read from the wire's bytes
+  // (crypto::parse_item), the event read from it (engine::read_event), its
+  // two signatures (engine::check_signatures, what Store::check_incoming does
+  // outside the store's lock), then the store's turn (Store::ingest of the
+  // checked events: chains, rules, rows, one durable commit a batch). Same
+  // run, same machine: the shares say where a server's time goes beside the
+  // signatures it cannot avoid.
+  {
+    auto server = must(engine::Store::open_server(dir + "/server-path.db", root.public_key()), "open server-path store");
+    must(server.ingest(items, t0), "items");
+    auto reg = server.registry_snapshot();
+    double parse_s = 0, event_s = 0, sig_s = 0, store_s = 0;
+    const size_t batch = 250;
+    std::vector<size_t> pos(logs.size(), 0);
+    for (bool more = true; more;) {
+      more = false;
+      for (size_t d = 0; d < logs.size(); ++d) {
+        if (pos[d] >= logs[d].size()) continue;
+        const size_t end = std::min(logs[d].size(), pos[d] + batch);
+        std::vector<std::string> wire;
+        for (size_t i = pos[d]; i < end; ++i) wire.push_back(logs[d][i].bytes);
+        auto t = Clock::now();
+        std::vector<engine::Store::Incoming> in;
+        in.reserve(wire.size());
+        for (const auto& w : wire) in.push_back({must(crypto::parse_item(w), "parse_item"), t0 + 86400, nullptr});
+        parse_s += secs_since(t);
+        t = Clock::now();
+        std::vector<engine::Event> evs;
+        evs.reserve(in.size());
+        for (const auto& i : in) evs.push_back(must(engine::read_event(i.item), "read_event"));
+        event_s += secs_since(t);
+        t = Clock::now();
+        for (const auto& e : evs)
+          if (!engine::check_signatures(e, *reg)) die("server path", "an event's signatures do not verify");
+        sig_s += secs_since(t);
+        for (size_t i = 0; i < in.size(); ++i) in[i].checked = std::make_shared<const engine::Event>(std::move(evs[i]));
+        t = Clock::now();
+        auto r = must(server.ingest(in, true), "server-path ingest");
+        store_s += secs_since(t);
+        for (const auto& o : r)
+          if (o.outcome != engine::Outcome::applied) die("server path", "an event was not applied: " + o.reason);
+        pos[d] = end;
+        more = true;
+      }
+    }
+    const double n = static_cast<double>(events), all = parse_s + event_s + sig_s + store_s;
+    std::printf("server_path_parse_item: %.1f us/event\n", parse_s / n * 1e6);
+    std::printf("server_path_read_event: %.1f us/event\n", event_s / n * 1e6);
+    std::printf("server_path_signatures: %.1f us/event (two verifications)\n", sig_s / n * 1e6);
+    std::printf("server_path_store_turn: %.1f us/event (Store::ingest of checked events, one commit a batch of %zu)\n", store_s / n * 1e6, batch);
+    std::printf("server_path_rate: %.0f events/s (one thread, all four phases)\n", n / all);
+    std::printf("server_path_signatures_share: %.2f (signatures / all four phases; 1.0 would be the verification limit)\n", sig_s / all);
+  }
 
   // 2. report on M dossier rows in each store.
   for (const auto& b : backends) {

@@ -71,7 +71,7 @@ void register_sync(CLI::App& app) {
     cmd->add_option("--port-file", o->port_file, "Write the bound port here once listening");
     cmd->add_option("--max-per-address", o->per_address,
                     "Concurrent connections from one peer address (default 128; 0: no limit)");
-    cmd->add_option("--threads", o->threads, "Threads serving sessions (default 0: one per core, at least two)")
+    cmd->add_option("--threads", o->threads, "Threads serving sessions (default 0: two per core, at least four)")
         ->check(CLI::Range(0u, 256u));
     cmd->add_option("--http", o->http, "Read-only dashboard on HOST:PORT (e.g. 127.0.0.1:8080; port 0: any free port)");
     cmd->add_option("--http-port-file", o->http_port_file, "Write the dashboard's bound port here once listening");
