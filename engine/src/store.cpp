@@ -362,7 +362,6 @@ struct Store::Impl {
   int64_t loaded_top = 0;  // highest items rowid the registry holds
   bool reg_touched = false;  // the registry learned an item in this call (undo: load())
   std::optional<std::pair<Event, int64_t>> flagged;  // an equivocation to record after the rollback
-  std::optional<DossierState> last_state;  // the projection the last applied event produced
 
   void record_flagged() {
     if (!flagged) return;
@@ -733,7 +732,6 @@ struct Store::Impl {
         chain.current = std::move(*state);
       }
       chain.dirty = true;
-      last_state = *chain.current;
     }
     return res;
   }
@@ -821,7 +819,9 @@ struct Store::Impl {
     if (!st) return st.error();
     st = tx->commit();
     if (!st) return st.error();
-    return std::move(*last_state);  // ingest_event folded and stored it
+    // ingest_event folded it into the batch's chain (a copy of the state
+    // per event would cost every server ingest for this one caller).
+    return std::move(*(*chain)->current);
   }
 };
 
