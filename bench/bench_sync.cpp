@@ -15,9 +15,12 @@
 //     crypto_sign_verify_detached rate on ONE core on a message of event size,
 //     and the ratio ingest_rate / (sodium_rate / 2) (two signatures per event;
 //     the server verifies a batch's signatures on every core).
-//     Also libsodium's rate measured on every core at once, and the
-//     push-only rate beside it (cores x the one-core rate assumes a perfect
-//     scaling that a shared VM may not give).
+//     Also the push-only phase (the same logs pushed by hand to a fresh
+//     server, no pull: the server's share), in --push-rounds rounds with
+//     libsodium measured on every core after each (cores x the one-core rate
+//     assumes a perfect scaling that a shared VM may not give), the best of
+//     each kept; and the CPU time of the server's own threads per event
+//     beside two verifications' (the clients run in this process too).
 //  2. Bytes on the wire per event (SyncReport.bytes_sent / pushed) beside the
 //     mean canonical event size (envelope bytes) and their ratio.
 //  3. Bytes re-sent after cuts: one more device with P events syncs through
@@ -720,6 +723,7 @@ int main(int argc, char** argv) {
     }
     push_only_rate = best_rate;
     line("push_only_rate", push_only_rate, "events/s (best round: logs pushed by hand, no pull: the server's share)", 0);
+    line("push_only_vs_sodium_ratio", push_only_rate / (sodium_rate / 2), "(push_only_rate / (sodium_verify_rate/2): against one core)");
     const double machine_limit = cores * sodium_rate / 2;
     line("machine_verify_limit", machine_limit, "events/s (cores x sodium_rate / 2)", 0);
     line("push_only_vs_machine_ratio", push_only_rate / machine_limit, "(push_only_rate / machine_verify_limit)");

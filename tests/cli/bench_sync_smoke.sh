@@ -15,7 +15,7 @@ for name in cores devices ingest_events ingest_events_on_server ingest_failed_de
             wire_bytes_per_event event_envelope_mean wire_vs_envelope_ratio cut_events cut_attempts \
             cut_connections_cut cut_bytes_total cut_bytes_clean cut_bytes_resent cut_resent_vs_clean_ratio \
             server_store_events idle_tls_connections rss_before_connections rss_with_connections \
-            rss_per_connection peak_rss push_only_rate machine_verify_limit push_only_vs_machine_ratio \
+            rss_per_connection peak_rss push_only_rate push_only_vs_sodium_ratio machine_verify_limit push_only_vs_machine_ratio \
             sodium_verify_rate_all_cores push_only_vs_all_cores_ratio; do
   grep -Eq "^$name: -?[0-9.]+ " <<<"$out" || { echo "$out" >&2; fail "missing figure $name"; }
 done
