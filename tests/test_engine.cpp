@@ -271,6 +271,88 @@ TEST_CASE("a server judges a batch as a whole: its own repeats, two events at on
   }
 }
 
+TEST_CASE("a group commit judges each batch as ingest would, and a refused batch disturbs no other", "[engine][store]") {
+  TempDir tmp;
+  Commune c;
+  auto a = c.laptop(tmp.d + "/a.db"), b = c.laptop(tmp.d + "/b.db");
+  for (int i = 0; i < 130; ++i) REQUIRE(a.receive(c.officer, c.device, c.dossier("A" + std::to_string(i)), c.t0 + i));
+  REQUIRE(b.receive(c.officer, c.device, c.dossier("B"), c.t0));  // the laptop restored: another event at sequence 1
+  auto log = a.device_log(a.device_cert_id(), 0, 1000);
+  auto other = b.device_log(b.device_cert_id(), 0, 10);
+  REQUIRE(log);
+  REQUIRE(log->size() == 130);
+  REQUIRE(other);
+  using In = std::vector<engine::Store::Incoming>;
+  auto part = [&](size_t from, size_t to) {
+    In in;
+    for (size_t i = from; i < to; ++i) in.push_back({(*log)[i], c.t0 + 1000, nullptr});
+    return in;
+  };
+  std::vector<In> batches;
+  batches.push_back(part(0, 40));
+  batches.push_back(part(40, 42));  // refused: its third event is a second one at sequence 1
+  batches.back().push_back({(*other)[0], c.t0 + 1000, nullptr});
+  batches.push_back(part(40, 90));   // sees the first batch, not the refused one
+  batches.push_back(part(95, 100));  // refused: a gap after 90
+  batches.push_back(part(90, 130));
+  // Some checked beforehand, as a server's sessions do, some not.
+  auto reg = c.server(tmp.d + "/reg.db").registry_snapshot();
+  engine::Store::check_incoming(batches[2], *reg);
+  REQUIRE(batches[2][0].checked);
+
+  auto feed_of = [&](const engine::Store& s) {
+    auto f = s.feed({"U1"}, 0, 0, size_t{1} << 30);
+    REQUIRE(f);
+    std::vector<std::string> out;
+    for (const auto& e : f->entries)
+      if (e.event) out.push_back(e.bytes);
+    return out;
+  };
+  auto g = c.server(tmp.d + "/group.db");
+  std::vector<const In*> ptrs;
+  for (const auto& bt : batches) ptrs.push_back(&bt);
+  auto res = g.ingest_group(ptrs, true);
+  REQUIRE(res.size() == 5);
+  REQUIRE(res[0]);
+  CHECK(res[0]->size() == 40);
+  REQUIRE_FALSE(res[1]);
+  CHECK(res[1].error().code == crypto::Errc::conflict);
+  CHECK(res[1].error().message.find("equivocation") != std::string::npos);
+  REQUIRE(res[2]);
+  CHECK(res[2]->size() == 50);
+  REQUIRE_FALSE(res[3]);
+  CHECK(res[3].error().message.find("gap") != std::string::npos);
+  REQUIRE(res[4]);
+  for (size_t k : {0, 2, 4})
+    for (const auto& o : *res[k]) CHECK(o.outcome == engine::Outcome::applied);
+  auto feed = feed_of(g);
+  REQUIRE(feed.size() == 130);
+  for (size_t i = 0; i < feed.size(); ++i) CHECK(feed[i] == (*log)[i].bytes);
+  CHECK(g.watermarks()->at(a.device_cert_id()) == 130);
+  auto v = g.verify();
+  CHECK(v.ok());
+  REQUIRE(v.warnings.size() == 1);  // the refused batch's equivocation, kept as evidence
+  CHECK(v.warnings[0].find("two different events at sequence 1") != std::string::npos);
+
+  // The same batches one at a time: the same verdicts, words and store.
+  auto s = c.server(tmp.d + "/one.db");
+  for (size_t k = 0; k < batches.size(); ++k) {
+    auto r = s.ingest(batches[k], true);
+    REQUIRE(r.ok() == res[k].ok());
+    if (!r) CHECK(r.error().message == res[k].error().message);
+    else CHECK(r->size() == res[k]->size());
+  }
+  CHECK(feed_of(s) == feed);
+
+  // A group of duplicates stores nothing more; an empty group is no error.
+  auto again = g.ingest_group(ptrs, true);
+  REQUIRE(again.size() == 5);
+  REQUIRE(again[0]);
+  for (const auto& o : *again[0]) CHECK(o.outcome == engine::Outcome::duplicate);
+  CHECK(feed_of(g).size() == 130);
+  CHECK(g.ingest_group({}, true).empty());
+}
+
 TEST_CASE("a store of schema 2 migrates: its units hold their dossiers from the feed's end then, so pulls send whole chains once", "[engine][store]") {
   TempDir tmp;
   Commune c;

@@ -952,6 +952,10 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::Signed
   return ingest(in, true);
 }
 
+// One batch inside the caller's transaction: its rows are written (flush)
+// but not committed; on an error the caller rolls back what it wrote.
+static Status ingest_one(Store::Impl& I, const std::vector<Store::Incoming>& items, bool contiguous, std::vector<IngestResult>& out);
+
 Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& items, bool contiguous) {
   auto& I = *impl_;
   std::vector<IngestResult> out;
@@ -961,39 +965,7 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
   {
     auto tx = Tx::begin(I.db);
     if (!tx) return tx.error();
-    // Root-signed items first, so events in the same batch can rely on them.
-    std::vector<std::shared_ptr<const Event>> verified;
-    Impl::Batch batch;
-    auto run = [&](bool events) -> Status {
-      for (size_t i = 0; i < items.size(); ++i) {
-        const auto& in = items[i];
-        const auto& it = in.item;
-        if ((it.type == kTypeEvent) != events) continue;
-        auto r = events ? I.ingest_event(batch, it, in.arrived_at, contiguous, verified[i].get()) : I.ingest_root_item(it, in.arrived_at);
-        if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
-        out.push_back(*r);
-      }
-      return {};
-    };
-    st = run(false);
-    if (st) {
-      verified = parsed_events(items);
-      std::vector<const Event*> evs;
-      for (const auto& v : verified)
-        if (v) evs.push_back(v.get());
-      st = I.prefetch(batch, evs);
-      // A pull hands a laptop whole chains, most of which it holds: only
-      // what is new costs signature checks.
-      if (st)
-        verify_events(items, verified, *I.reg, [&](const Event& e) {
-          auto m = batch.devices.find(e.body.device);
-          if (m == batch.devices.end()) return false;
-          auto t = m->second.taken.find(e.body.seq);
-          return t != m->second.taken.end() && t->second == e.hash;
-        });
-    }
-    if (st) st = run(true);
-    if (st) st = I.flush(batch);
+    st = ingest_one(I, items, contiguous, out);
     if (st) st = tx->commit();
   }  // rolled back here unless committed
   if (!st) {
@@ -1010,6 +982,104 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& ite
   }
   I.flagged.reset();
   return out;
+}
+
+std::vector<Result<std::vector<IngestResult>>> Store::ingest_group(const std::vector<const std::vector<Incoming>*>& batches,
+                                                                   bool contiguous) {
+  auto& I = *impl_;
+  std::vector<Result<std::vector<IngestResult>>> res;
+  res.reserve(batches.size());
+  auto fail_all = [&](const crypto::Error& e) {
+    res.clear();
+    for (size_t k = 0; k < batches.size(); ++k) res.emplace_back(e);
+    return res;
+  };
+  bool touched = false;  // the registry learned an item in a batch that stays
+  Status st;
+  {
+    auto tx = Tx::begin(I.db);
+    if (!tx) return fail_all(tx.error());
+    for (const auto* items : batches) {
+      I.flagged.reset();
+      I.reg_touched = false;
+      // Each batch in its own savepoint: a refused one is undone alone, and
+      // the next sees exactly what the ones before it applied.
+      if (Status sp = I.db.exec("SAVEPOINT hoso_batch"); !sp) return fail_all(sp.error());
+      std::vector<IngestResult> out;
+      Status one = ingest_one(I, *items, contiguous, out);
+      if (one) {
+        if (Status rel = I.db.exec("RELEASE SAVEPOINT hoso_batch"); !rel) return fail_all(rel.error());
+        touched = touched || I.reg_touched;
+        res.emplace_back(std::move(out));
+        continue;
+      }
+      if (Status back = I.db.exec("ROLLBACK TO SAVEPOINT hoso_batch"); !back) {
+        st = back;
+        break;
+      }
+      if (Status rel = I.db.exec("RELEASE SAVEPOINT hoso_batch"); !rel) {
+        st = rel;
+        break;
+      }
+      // As ingest(): the registry forgets this batch's items (it reloads
+      // what the transaction holds, the earlier batches' included), and an
+      // equivocation's evidence is kept (it commits with the group).
+      if (I.reg_touched) {
+        Status reload = I.load();
+        (void)reload;
+      }
+      I.record_flagged();
+      res.emplace_back(one.error());
+    }
+    if (st) st = tx->commit();
+  }  // rolled back here unless committed
+  I.flagged.reset();
+  if (!st) {
+    if (touched) {
+      Status reload = I.load();
+      (void)reload;
+    }
+    return fail_all(st.error());
+  }
+  return res;
+}
+
+static Status ingest_one(Store::Impl& I, const std::vector<Store::Incoming>& items, bool contiguous, std::vector<IngestResult>& out) {
+  Status st;
+  // Root-signed items first, so events in the same batch can rely on them.
+  std::vector<std::shared_ptr<const Event>> verified;
+  Store::Impl::Batch batch;
+  auto run = [&](bool events) -> Status {
+    for (size_t i = 0; i < items.size(); ++i) {
+      const auto& in = items[i];
+      const auto& it = in.item;
+      if ((it.type == kTypeEvent) != events) continue;
+      auto r = events ? I.ingest_event(batch, it, in.arrived_at, contiguous, verified[i].get()) : I.ingest_root_item(it, in.arrived_at);
+      if (!r) return make_error(r.error().code, it.type + " " + it.id_hex().substr(0, 16) + ": " + r.error().message);
+      out.push_back(*r);
+    }
+    return {};
+  };
+  st = run(false);
+  if (st) {
+    verified = parsed_events(items);
+    std::vector<const Event*> evs;
+    for (const auto& v : verified)
+      if (v) evs.push_back(v.get());
+    st = I.prefetch(batch, evs);
+    // A pull hands a laptop whole chains, most of which it holds: only
+    // what is new costs signature checks.
+    if (st)
+      verify_events(items, verified, *I.reg, [&](const Event& e) {
+        auto m = batch.devices.find(e.body.device);
+        if (m == batch.devices.end()) return false;
+        auto t = m->second.taken.find(e.body.seq);
+        return t != m->second.taken.end() && t->second == e.hash;
+      });
+  }
+  if (st) st = run(true);
+  if (st) st = I.flush(batch);
+  return st;
 }
 
 Result<Store::Feed> Store::feed(const std::vector<std::string>& units, int64_t items_after, int64_t events_after, size_t max_bytes) const {

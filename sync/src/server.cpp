@@ -77,6 +77,81 @@ struct Server {
     std::lock_guard<std::mutex> l(store_mu);
     return f(store);
   }
+
+  // Group commit. A pushed batch, checked outside the lock, waits here with
+  // the devices whose watermarks its ACK reports; whichever session takes
+  // the store next commits every batch waiting, in one transaction
+  // (Store::ingest_group: each batch still applied or refused alone), and
+  // hands each its outcome. A commit costs a small batch more than its
+  // events do (bench_store: about 2.3 ms, 85 us an event in batches of 50
+  // against 48 in batches of 250); sessions that arrive while one commits
+  // share the next.
+  using Marks = std::map<std::string, int64_t>;
+  struct Pushed {
+    std::vector<engine::IngestResult> res;
+    Marks marks;
+  };
+  struct PushJob {
+    const std::vector<engine::Store::Incoming>* in;
+    const std::set<std::string>* devices;
+    std::optional<Result<Pushed>> out;  // set, under store_mu, by whoever committed it
+  };
+  std::mutex queue_mu;
+  std::vector<PushJob*> queue;
+
+  Result<Pushed> push(const std::vector<engine::Store::Incoming>& in, const std::set<std::string>& devices) {
+    PushJob job{&in, &devices, std::nullopt};
+    {
+      std::lock_guard<std::mutex> q(queue_mu);
+      queue.push_back(&job);
+    }
+    std::lock_guard<std::mutex> l(store_mu);
+    std::vector<PushJob*> group;
+    {
+      std::lock_guard<std::mutex> q(queue_mu);
+      if (job.out) return std::move(*job.out);  // committed by the session before
+      group.swap(queue);                        // this job among them
+    }
+    // Every job taken gets an outcome, whatever happens here: its session
+    // waits for this lock and then reads it.
+    try {
+      commit_group(group);
+    } catch (const std::exception& x) {
+      for (auto* j : group)
+        if (!j->out) j->out = Result<Pushed>(crypto::make_error(crypto::Errc::internal, std::string("group commit: ") + x.what()));
+    }
+    if (!job.out) return crypto::make_error(crypto::Errc::internal, "group commit left a batch without an outcome");
+    return std::move(*job.out);
+  }
+
+  void commit_group(const std::vector<PushJob*>& group) {
+    // The writer's own registry judges roles and revocations: as of now.
+    if (Status fresh = store.refresh(); !fresh) {
+      for (auto* j : group) j->out = Result<Pushed>(fresh.error());
+      return;
+    }
+    std::vector<const std::vector<engine::Store::Incoming>*> batches;
+    for (auto* j : group) batches.push_back(j->in);
+    auto res = store.ingest_group(batches, true);
+    for (size_t k = 0; k < group.size(); ++k) {
+      PushJob& j = *group[k];
+      if (!res[k]) {
+        j.out = Result<Pushed>(crypto::make_error(res[k].error().code, "batch refused: " + res[k].error().message));
+        continue;
+      }
+      Pushed d{std::move(*res[k]), {}};
+      Status marks;
+      for (const auto& dv : *j.devices) {
+        auto one = store.watermark(dv);
+        if (!one) {
+          marks = one.error();
+          break;
+        }
+        d.marks[dv] = *one;
+      }
+      j.out = marks ? Result<Pushed>(std::move(d)) : Result<Pushed>(marks.error());
+    }
+  }
   // Read-only connections for what only reads (the registry's refresh before
   // each message, pulls, attachment queries and downloads), so that devices
   // pulling never wait for a batch being committed, nor it for them.
@@ -222,7 +297,6 @@ struct Server {
       co_return;
     }
     // A relay learns the watermarks of every device it carries; a laptop its own.
-    using Marks = std::map<std::string, int64_t>;
     auto wm = locked([&](engine::Store& st) -> Result<Marks> {
       if (relay) return st.watermarks();
       auto one = st.watermark(dev->id);
@@ -307,23 +381,7 @@ struct Server {
           } else if (device != dev->id) { { auto op_ = fail(s, who, "batch holds another device's event"); co_await std::move(op_); } co_return; }
           devices.insert(device);
         }
-        struct Done {
-          std::vector<engine::IngestResult> res;
-          Marks marks;
-        };
-        auto done = locked([&](engine::Store& st) -> Result<Done> {
-          // The writer's own registry judges roles and revocations: as of now.
-          if (Status fresh = st.refresh(); !fresh) return fresh.error();
-          auto res = st.ingest(in, true);
-          if (!res) return crypto::make_error(res.error().code, "batch refused: " + res.error().message);
-          Done d{std::move(*res), {}};
-          for (const auto& dv : devices) {
-            auto one = st.watermark(dv);
-            if (!one) return one.error();
-            d.marks[dv] = *one;
-          }
-          return d;
-        });
+        auto done = push(in, devices);
         if (!done) { { auto op_ = fail(s, who, done.error().message); co_await std::move(op_); } co_return; }
         int64_t q = 0;
         for (const auto& r : done->res) q += r.outcome == engine::Outcome::quarantined;
@@ -520,7 +578,7 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
   if (!ep) return ep.error();
   // Before the io_context, so that it outlives the sessions the io_context
   // destroys when it goes (their slots and store calls point into it).
-  std::unique_ptr<Server> srvp(new Server{opt, {}, {}, std::move(*store), **ctx, {}, {}, 0, {}, {}, {}});
+  std::unique_ptr<Server> srvp(new Server{opt, {}, {}, std::move(*store), **ctx, {}, {}, 0, {}, {}, {}, {}, {}});
   Server& srv = *srvp;
   asio::io_context io;
   tcp::acceptor acc(io);

@@ -116,6 +116,16 @@ class Store {
   // follow on exactly (a gap refuses the batch). Otherwise (a pull from a
   // server) other devices' logs may arrive with gaps.
   Result<std::vector<IngestResult>> ingest(const std::vector<Incoming>& items, bool contiguous);
+  // Several batches, one transaction and one durable commit for them all (a
+  // server's group commit: the commit, not the work, is most of a small
+  // batch's cost). Each batch is applied or refused as a whole exactly as
+  // ingest(batch, contiguous) would be, in this order (a batch sees what the
+  // ones before it applied); a refused batch applies nothing and disturbs
+  // no other. One result per batch. If the transaction itself fails (begin,
+  // a savepoint, the commit: an SQL error with its code), every batch gets
+  // that error and nothing is applied.
+  std::vector<Result<std::vector<IngestResult>>> ingest_group(const std::vector<const std::vector<Incoming>*>& batches,
+                                                              bool contiguous);
 
   // The pull feed (SPEC §5): root-signed items after `items_after`, then
   // applied events after `events_after` (store order) of the dossiers `unit`
