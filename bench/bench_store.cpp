@@ -4,8 +4,9 @@
 //     their logs go into a fresh SQLite server store and a fresh PostgreSQL
 //     one in batches of 250 events, as a sync session hands them over
 //     (Store::ingest, full verification, one durable commit per batch).
-//  1b. the same batches through a sync server's path on one thread, phase
-//     by phase (parse_item, read_event, signatures, the store's turn).
+//  1b. the same events through a sync server's path on one thread, phase
+//     by phase (parse_item, read_event, signatures, the store's turn), in
+//     batches of 250, of 50, and of 50 committed four at a time.
 //  2. report: both stores grow to M dossier rows (each real row copied under
 //     new codes, so states stay realistic), then `hoso report --data`'s work
 //     (engine::build_report) is timed on each. Reports read the dossier
@@ -231,20 +232,40 @@ int main(int argc, char** argv) {
   // checked events: chains, rules, rows, one durable commit a batch). Same
   // run, same machine: the shares say where a server's time goes beside the
   // signatures it cannot avoid.
-  // Twice: in batches of 250, and of 50 (about what a push of 64 KB, the
-  // sync protocol's batch_bytes, holds), since each commit has a fixed cost.
-  for (const size_t batch : {size_t{250}, size_t{50}}) {
-    auto server = must(engine::Store::open_server(dir + "/server-path-" + std::to_string(batch) + ".db", root.public_key()),
-                       "open server-path store");
+  // In batches of 250; of 50 (about what a push of 64 KB, the sync
+  // protocol's batch_bytes, holds), since each commit has a fixed cost; and
+  // of 50 committed four at a time (Store::ingest_group, the server's group
+  // commit when four sessions' batches wait for the store together).
+  struct Mode {
+    size_t batch, group;
+    const char* name;
+  };
+  for (const Mode m : {Mode{250, 1, ""}, Mode{50, 1, "_batch50"}, Mode{50, 4, "_batch50_group4"}}) {
+    auto server = must(engine::Store::open_server(dir + "/server-path" + m.name + ".db", root.public_key()), "open server-path store");
     must(server.ingest(items, t0), "items");
     auto reg = server.registry_snapshot();
     double parse_s = 0, event_s = 0, sig_s = 0, store_s = 0;
+    std::vector<std::vector<engine::Store::Incoming>> waiting;
+    auto commit = [&] {
+      if (waiting.empty()) return;
+      std::vector<const std::vector<engine::Store::Incoming>*> ptrs;
+      for (const auto& w : waiting) ptrs.push_back(&w);
+      auto t = Clock::now();
+      auto rs = server.ingest_group(ptrs, true);
+      store_s += secs_since(t);
+      for (auto& r : rs) {
+        if (!r) die("server-path ingest", r.error().message);
+        for (const auto& o : *r)
+          if (o.outcome != engine::Outcome::applied) die("server path", "an event was not applied: " + o.reason);
+      }
+      waiting.clear();
+    };
     std::vector<size_t> pos(logs.size(), 0);
     for (bool more = true; more;) {
       more = false;
       for (size_t d = 0; d < logs.size(); ++d) {
         if (pos[d] >= logs[d].size()) continue;
-        const size_t end = std::min(logs[d].size(), pos[d] + batch);
+        const size_t end = std::min(logs[d].size(), pos[d] + m.batch);
         std::vector<std::string> wire;
         for (size_t i = pos[d]; i < end; ++i) wire.push_back(logs[d][i].bytes);
         auto t = Clock::now();
@@ -262,22 +283,20 @@ int main(int argc, char** argv) {
           if (!engine::check_signatures(e, *reg)) die("server path", "an event's signatures do not verify");
         sig_s += secs_since(t);
         for (size_t i = 0; i < in.size(); ++i) in[i].checked = std::make_shared<const engine::Event>(std::move(evs[i]));
-        t = Clock::now();
-        auto r = must(server.ingest(in, true), "server-path ingest");
-        store_s += secs_since(t);
-        for (const auto& o : r)
-          if (o.outcome != engine::Outcome::applied) die("server path", "an event was not applied: " + o.reason);
+        waiting.push_back(std::move(in));
+        if (waiting.size() >= m.group) commit();
         pos[d] = end;
         more = true;
       }
     }
+    commit();
     const double n = static_cast<double>(events), all = parse_s + event_s + sig_s + store_s;
-    const char* b = batch == 250 ? "" : "_batch50";
+    const char* b = m.name;
     std::printf("server_path%s_parse_item: %.1f us/event\n", b, parse_s / n * 1e6);
     std::printf("server_path%s_read_event: %.1f us/event\n", b, event_s / n * 1e6);
     std::printf("server_path%s_signatures: %.1f us/event (two verifications)\n", b, sig_s / n * 1e6);
-    std::printf("server_path%s_store_turn: %.1f us/event (Store::ingest of checked events, one commit a batch of %zu)\n", b,
-                store_s / n * 1e6, batch);
+    std::printf("server_path%s_store_turn: %.1f us/event (the store's turn for checked events: batches of %zu, %zu a commit)\n", b,
+                store_s / n * 1e6, m.batch, m.group);
     std::printf("server_path%s_rate: %.0f events/s (one thread, all four phases)\n", b, n / all);
     std::printf("server_path%s_signatures_share: %.2f (signatures / all four phases; 1.0 would be the verification limit)\n", b,
                 sig_s / all);
