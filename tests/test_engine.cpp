@@ -209,6 +209,18 @@ TEST_CASE("an equivocation is refused and kept as evidence", "[engine][store]") 
   CHECK(v.warnings[0].find("two different events at sequence 1") != std::string::npos);
 }
 
+namespace {
+// The events of unit U1's pull feed, in feed order.
+std::vector<std::string> events_in_feed(const engine::Store& s) {
+  auto f = s.feed({"U1"}, 0, 0, size_t{1} << 30);
+  REQUIRE(f);
+  std::vector<std::string> out;
+  for (const auto& e : f->entries)
+    if (e.event) out.push_back(e.bytes);
+  return out;
+}
+}  // namespace
+
 TEST_CASE("a server judges a batch as a whole: its own repeats, two events at one sequence, and its order", "[engine][store]") {
   TempDir tmp;
   Commune c;
@@ -222,14 +234,6 @@ TEST_CASE("a server judges a batch as a whole: its own repeats, two events at on
   REQUIRE(log->size() == 130);
   REQUIRE(other);
   REQUIRE(other->size() == 1);
-  auto events_in_feed = [&](const engine::Store& s) {
-    auto f = s.feed({"U1"}, 0, 0, size_t{1} << 30);
-    REQUIRE(f);
-    std::vector<std::string> out;
-    for (const auto& e : f->entries)
-      if (e.event) out.push_back(e.bytes);
-    return out;
-  };
 
   SECTION("an event repeated inside a batch is stored once, in arrival order") {
     auto s = c.server(tmp.d + "/s.db");
@@ -300,14 +304,6 @@ TEST_CASE("a group commit judges each batch as ingest would, and a refused batch
   engine::Store::check_incoming(batches[2], *reg);
   REQUIRE(batches[2][0].checked);
 
-  auto feed_of = [&](const engine::Store& s) {
-    auto f = s.feed({"U1"}, 0, 0, size_t{1} << 30);
-    REQUIRE(f);
-    std::vector<std::string> out;
-    for (const auto& e : f->entries)
-      if (e.event) out.push_back(e.bytes);
-    return out;
-  };
   auto g = c.server(tmp.d + "/group.db");
   std::vector<const In*> ptrs;
   for (const auto& bt : batches) ptrs.push_back(&bt);
@@ -325,7 +321,7 @@ TEST_CASE("a group commit judges each batch as ingest would, and a refused batch
   REQUIRE(res[4]);
   for (size_t k : {0, 2, 4})
     for (const auto& o : *res[k]) CHECK(o.outcome == engine::Outcome::applied);
-  auto feed = feed_of(g);
+  auto feed = events_in_feed(g);
   REQUIRE(feed.size() == 130);
   for (size_t i = 0; i < feed.size(); ++i) CHECK(feed[i] == (*log)[i].bytes);
   CHECK(g.watermarks()->at(a.device_cert_id()) == 130);
@@ -342,14 +338,14 @@ TEST_CASE("a group commit judges each batch as ingest would, and a refused batch
     if (!r) CHECK(r.error().message == res[k].error().message);
     else CHECK(r->size() == res[k]->size());
   }
-  CHECK(feed_of(s) == feed);
+  CHECK(events_in_feed(s) == feed);
 
   // A group of duplicates stores nothing more; an empty group is no error.
   auto again = g.ingest_group(ptrs, true);
   REQUIRE(again.size() == 5);
   REQUIRE(again[0]);
   for (const auto& o : *again[0]) CHECK(o.outcome == engine::Outcome::duplicate);
-  CHECK(feed_of(g).size() == 130);
+  CHECK(events_in_feed(g).size() == 130);
   CHECK(g.ingest_group({}, true).empty());
 }
 
