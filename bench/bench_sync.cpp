@@ -41,6 +41,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -249,7 +250,11 @@ struct Server {
     std::promise<uint16_t> pp;
     auto f = pp.get_future();
     opt.on_listening = [&pp](uint16_t p) { pp.set_value(p); };
-    th = std::thread([this] { st = sync::serve(opt, stop); });
+    th = std::thread([this] {
+      // serve() names its pool's threads; this one, which serves too, is named here.
+      pthread_setname_np(pthread_self(), "hoso-serve");
+      st = sync::serve(opt, stop);
+    });
     if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
       stop = true;
       th.join();

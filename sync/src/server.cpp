@@ -621,9 +621,6 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
     });
   }
   auto run = [&] {
-    // Named, so that `top -H` and the benchmarks can tell the server's
-    // threads (and the verification threads they start) from the rest.
-    pthread_setname_np(pthread_self(), "hoso-serve");
     for (;;) {
       try {
         io.run();
@@ -645,7 +642,14 @@ Status serve(const ServerOptions& opt, const std::atomic<bool>& stop) {
     srv.readers.push_back(std::unique_ptr<Server::Reader>(new Server::Reader{{}, std::move(*r)}));
   }
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < n; ++i) pool.emplace_back(run);
+  // The pool's threads are named, so that `top -H` and the benchmarks can
+  // tell the server's threads from the rest; the calling thread keeps its
+  // name, which for `hoso serve` is the process's (pgrep, systemd, ps).
+  for (unsigned i = 1; i < n; ++i)
+    pool.emplace_back([&run] {
+      pthread_setname_np(pthread_self(), "hoso-serve");
+      run();
+    });
   run();
   for (auto& t : pool) t.join();
   if (relay.joinable()) relay.join();

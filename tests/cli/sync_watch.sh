@@ -53,6 +53,10 @@ for ((i = 0; i < 120; i++)); do
   sleep 0.1
 done
 grep -q '^Synced:' watch.out || fail_with_output "no round synced within 12 s of the server coming up: $(cat watch.err)"
+# A serving process keeps its name (pgrep -x hoso, systemd, ps): only the
+# threads it starts are named hoso-serve.
+assert_eq "$(cat /proc/$SRV_PID/comm)" hoso "the serving process's name"
+grep -qx hoso-serve /proc/$SRV_PID/task/*/comm || fail "no thread of the server is named hoso-serve"
 kill -0 $WATCH 2>/dev/null || fail "hoso sync --watch stopped after its round"
 
 # Every failure said why and how long it waits; the waits (rounded to whole
