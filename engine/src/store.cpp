@@ -956,32 +956,11 @@ Result<std::vector<IngestResult>> Store::ingest(const std::vector<crypto::Signed
 // but not committed; on an error the caller rolls back what it wrote.
 static Status ingest_one(Store::Impl& I, const std::vector<Store::Incoming>& items, bool contiguous, std::vector<IngestResult>& out);
 
+// One batch is a group of one: the same savepoint, refusal and evidence
+// path as a server's group commit, so the two cannot drift apart.
 Result<std::vector<IngestResult>> Store::ingest(const std::vector<Incoming>& items, bool contiguous) {
-  auto& I = *impl_;
-  std::vector<IngestResult> out;
-  Status st;
-  I.flagged.reset();
-  I.reg_touched = false;
-  {
-    auto tx = Tx::begin(I.db);
-    if (!tx) return tx.error();
-    st = ingest_one(I, items, contiguous, out);
-    if (st) st = tx->commit();
-  }  // rolled back here unless committed
-  if (!st) {
-    // Nothing was applied: drop what the in-memory registry learned, then
-    // keep the evidence of an equivocation, outside the rolled-back batch.
-    // (Only when it learned something: reloading checks every item's
-    // signature again, which a peer pushing bad batches must not cost.)
-    if (I.reg_touched) {
-      Status reload = I.load();
-      (void)reload;
-    }
-    I.record_flagged();
-    return st.error();
-  }
-  I.flagged.reset();
-  return out;
+  auto res = ingest_group({&items}, contiguous);
+  return std::move(res.front());
 }
 
 std::vector<Result<std::vector<IngestResult>>> Store::ingest_group(const std::vector<const std::vector<Incoming>*>& batches,
@@ -1004,12 +983,14 @@ std::vector<Result<std::vector<IngestResult>>> Store::ingest_group(const std::ve
       I.reg_touched = false;
       // Each batch in its own savepoint: a refused one is undone alone, and
       // the next sees exactly what the ones before it applied.
-      if (Status sp = I.db.exec("SAVEPOINT hoso_batch"); !sp) return fail_all(sp.error());
+      if (!(st = I.db.exec("SAVEPOINT hoso_batch"))) break;
       std::vector<IngestResult> out;
       Status one = ingest_one(I, *items, contiguous, out);
+      // Whatever happens next, a registry that learned something is
+      // reloaded if the transaction does not commit.
+      touched = touched || I.reg_touched;
       if (one) {
-        if (Status rel = I.db.exec("RELEASE SAVEPOINT hoso_batch"); !rel) return fail_all(rel.error());
-        touched = touched || I.reg_touched;
+        if (!(st = I.db.exec("RELEASE SAVEPOINT hoso_batch"))) break;
         res.emplace_back(std::move(out));
         continue;
       }
@@ -1021,8 +1002,10 @@ std::vector<Result<std::vector<IngestResult>>> Store::ingest_group(const std::ve
         st = rel;
         break;
       }
-      // As ingest(): the registry forgets this batch's items (it reloads
-      // what the transaction holds, the earlier batches' included), and an
+      // Refused: the registry forgets this batch's items (it reloads what
+      // the transaction holds, the earlier batches' included; only when it
+      // learned something, since reloading checks every item's signature
+      // again, which a peer pushing bad batches must not cost), and an
       // equivocation's evidence is kept (it commits with the group).
       if (I.reg_touched) {
         Status reload = I.load();

@@ -83,9 +83,9 @@ struct Server {
   // the store next commits every batch waiting, in one transaction
   // (Store::ingest_group: each batch still applied or refused alone), and
   // hands each its outcome. A commit costs a small batch more than its
-  // events do (bench_store: about 2.3 ms, 85 us an event in batches of 50
-  // against 48 in batches of 250); sessions that arrive while one commits
-  // share the next.
+  // events do (bench_store's server_path_*_store_turn figures, in
+  // docs/PROTOCOL.md 13.10); sessions that arrive while one commits share
+  // the next.
   using Marks = std::map<std::string, int64_t>;
   struct Pushed {
     std::vector<engine::IngestResult> res;
